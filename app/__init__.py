@@ -1,0 +1,1 @@
+"""Whistle: a GraphQL API server for volleyball referee management."""

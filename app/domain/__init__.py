@@ -1,0 +1,1 @@
+"""The domain: pure Python, no I/O. Imports nothing from the rest of `app`."""

@@ -1,0 +1,111 @@
+"""The UnitOfWork: one database transaction per application service call.
+
+It rolls back unless `commit()` is called, hands out repositories bound to its
+connection, and on commit writes every event that the aggregates it handed out
+recorded to the outbox table, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from app.domain.errors import ConcurrentUpdate
+from app.domain.events import DomainEvent
+from app.repos.directory import RefereeRepository, TeamRepository, VenueRepository
+from app.repos.engine import WRITE
+from app.repos.fixtures import FixtureRepository
+from app.repos.lock import LockRepository
+from app.repos.notifications import NotificationRepository
+from app.repos.tables import outbox
+from app.repos.tracking import Tracker
+
+# SQLSTATEs of a transaction that lost a race: serialization failure, deadlock.
+_LOST_RACE = {"40001", "40P01"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Aggregate(Protocol):
+    id: Any
+    version: int
+    events: list[DomainEvent]
+
+
+class UnitOfWork:
+    referees: RefereeRepository
+    teams: TeamRepository
+    venues: VenueRepository
+    fixtures: FixtureRepository
+    lock: LockRepository
+    notifications: NotificationRepository
+
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
+        self._engine = engine
+        self.clock = clock
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+        self._tracker = Tracker()
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._conn = await self._engine.connect()
+        await self._conn.execution_options(**{WRITE: True})
+        self._tx = await self._conn.begin()
+        conn, tracker = self._conn, self._tracker
+        self.referees = RefereeRepository(conn, tracker)
+        self.teams = TeamRepository(conn, tracker)
+        self.venues = VenueRepository(conn, tracker)
+        self.fixtures = FixtureRepository(conn, tracker)
+        self.lock = LockRepository(conn, tracker)
+        self.notifications = NotificationRepository(conn)
+        return self
+
+    def record(self, aggregate: Aggregate) -> None:
+        """Have the events of an aggregate that no repository stores written to the outbox."""
+        self._tracker.saved(aggregate)
+
+    async def commit(self) -> None:
+        assert self._conn is not None and self._tx is not None
+        rows = [self._outbox_row(aggregate, event) for aggregate, event in self._tracker.pending_events()]
+        if rows:
+            await self._conn.execute(insert(outbox), rows)
+        await self._tx.commit()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._conn is not None and self._tx is not None
+        try:
+            if self._tx.is_active:
+                await self._tx.rollback()
+        finally:
+            await self._conn.close()
+        if isinstance(exc, DBAPIError) and _lost_race(exc):
+            raise ConcurrentUpdate("data") from exc
+
+    def _outbox_row(self, aggregate: Aggregate, event: DomainEvent) -> dict[str, Any]:
+        return {
+            "id": uuid.uuid4(),
+            "type": event.type,
+            "aggregate_type": event.aggregate_type,
+            "aggregate_id": event.aggregate_id,
+            "aggregate_version": aggregate.version,
+            "payload": event.payload(),
+            "created_at": self.clock(),
+        }
+
+
+def _lost_race(error: DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if sqlstate in _LOST_RACE:
+        return True
+    return "database is locked" in str(error.orig)  # SQLite: another writer held the lock too long
