@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     )
     env: Literal["development", "production"] = Field("development", description="Deployment environment.")
     log_level: str = Field("INFO", description="Root log level.")
+    cursor_secret: str | None = Field(
+        None, description="Key that signs pagination cursors (default: derived from the database URL)."
+    )
     db_pool_size: int = Field(10, gt=0, description="Database connections per worker (PostgreSQL).")
 
     @field_validator("timezone")

@@ -37,3 +37,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool without transactions: reads skip the BEGIN/ROLLBACK round trips."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -6,6 +6,7 @@ import uuid
 from uuid import UUID
 
 from app.domain.directory import Referee, Team, Venue
+from app.domain.text import required_text
 from app.services.deps import ServiceDeps, found
 
 
@@ -18,11 +19,13 @@ async def create_referee(deps: ServiceDeps, name: str, club: str) -> Referee:
 
 
 async def change_referee_club(deps: ServiceDeps, referee_id: UUID, club: str) -> Referee:
+    club = required_text(club, "club")  # bad input is reported before an unknown referee
     async with deps.uow() as uow:
         referee = found(await uow.referees.get(referee_id), "referee", referee_id)
         referee.change_club(club)
-        await uow.referees.save(referee)
-        await uow.commit()
+        if referee.events:  # the same club again changes nothing and writes nothing
+            await uow.referees.save(referee)
+            await uow.commit()
     return referee
 
 

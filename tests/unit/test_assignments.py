@@ -2,7 +2,7 @@ from uuid import uuid4
 
 from app.domain.events import AssignmentStaged, CommittedAssignmentRemoved, RefereesChanged, StagedAssignmentRemoved
 from app.domain.fixture import Assignment, AssignmentStatus
-from factories import FIRST, SECOND, committed, conflict, fixture, not_found, staged
+from tests.unit.factories import FIRST, SECOND, committed, conflict, fixture, not_found, staged
 
 STAGED = AssignmentStatus.STAGED
 COMMITTED = AssignmentStatus.COMMITTED

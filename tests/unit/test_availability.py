@@ -1,7 +1,7 @@
 from uuid import uuid4
 
 from app.domain.events import AvailabilityDeclared, AvailabilityWithdrawn
-from factories import FIRST, committed, conflict, declare, fixture, locked, staged, unlocked
+from tests.unit.factories import FIRST, committed, conflict, declare, fixture, locked, staged, unlocked
 
 
 def test_declare_availability_adds_the_referee_and_records_availability_declared():

@@ -1,6 +1,6 @@
 from datetime import date, timedelta
 
-from factories import BERLIN, UTC, at, league
+from tests.unit.factories import BERLIN, UTC, at, league
 
 
 def test_local_day_is_the_calendar_date_in_the_league_zone():

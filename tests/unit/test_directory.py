@@ -4,7 +4,7 @@ import pytest
 
 from app.domain.directory import Referee, Team, Venue
 from app.domain.events import RefereeClubChanged, RefereeCreated, TeamCreated, VenueCreated
-from factories import bad_input
+from tests.unit.factories import bad_input
 
 
 def _venue(**overrides):

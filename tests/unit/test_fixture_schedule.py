@@ -3,7 +3,7 @@ from uuid import uuid4
 
 from app.domain.events import FixtureCancelled, FixtureCreated, FixtureDateChanged, FixtureVenueChanged
 from app.domain.fixture import AssignmentStatus, Fixture, FixtureStatus
-from factories import (
+from tests.unit.factories import (
     BERLIN,
     FIRST,
     SECOND,

@@ -1,6 +1,6 @@
 from app.domain.availability_lock import LOCK_ID, AvailabilityLock
 from app.domain.events import AvailabilityLockChanged
-from factories import at
+from tests.unit.factories import at
 
 T1 = at(2026, 2, 1, 9, 0)
 T2 = at(2026, 2, 2, 9, 0)

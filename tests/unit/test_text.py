@@ -1,7 +1,7 @@
 import pytest
 
 from app.domain.text import EMAIL_MAX, NAME_MAX, TELEPHONE_MAX, ZIP_MAX, optional_email, optional_text, required_text
-from factories import bad_input
+from tests.unit.factories import bad_input
 
 
 def test_limits_are_those_of_the_contract():

@@ -1,0 +1,98 @@
+"""`whistle serve | migrate | seed | schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from app.config import Settings
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    # Worker processes build their settings from the environment: pass the overrides on.
+    os.environ["WHISTLE_HOST"], os.environ["WHISTLE_PORT"] = host, str(port)
+    print(f"Whistle: GraphiQL at http://{host}:{port}/graphql", flush=True)
+    uvicorn.run(
+        "app.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    from app.repos import migrate
+    from app.repos.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("database schema is up to date")
+
+
+async def _seed(settings: Settings) -> None:
+    from app.domain.calendar import LeagueCalendar
+    from app.repos import migrate
+    from app.repos.engine import create_engine
+    from app.services.demo import seed_demo
+    from app.services.deps import ServiceDeps
+
+    engine = create_engine(settings.database_url)
+    try:
+        if settings.is_sqlite:
+            await migrate.upgrade(engine)
+        loaded = await seed_demo(ServiceDeps(engine, LeagueCalendar(settings.zone, settings.slot_length)))
+    finally:
+        await engine.dispose()
+    print("demo data loaded" if loaded else "demo data already present: nothing to do")
+
+
+def _schema() -> None:
+    from app.schema import build_schema
+
+    print(build_schema().as_str())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whistle", description="GraphQL API for volleyball referee management.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the GraphQL API (GraphiQL at /graphql)")
+    serve.add_argument("--host", help="bind address (default WHISTLE_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default WHISTLE_PORT, 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    commands.add_parser("migrate", help="apply the database migrations")
+    commands.add_parser("seed", help="load the demo data (idempotent)")
+    commands.add_parser("schema", help="print the GraphQL SDL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        _schema()
+        return
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "serve":
+        _serve(settings, args)
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    elif args.command == "seed":
+        asyncio.run(_seed(settings))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,84 @@
+"""Per-request DataLoaders: every nested read batches its keys into one statement."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.domain.directory import Referee, Team, Venue
+from app.repos import reads
+from app.repos.reads import AssignmentRecord, FixtureRecord, NotificationRecord
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
+
+
+class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
+    """Loads many keys with one `fetch(conn, keys) -> {key: value}`; a missing key gives `missing`."""
+
+    def __init__(self, engine: AsyncEngine, fetch: Fetch[K, V], missing: Any = None) -> None:
+        super().__init__()
+        self._engine, self._fetch, self._missing = engine, fetch, missing
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
+        async with self._engine.connect() as conn:
+            found = await self._fetch(conn, keys)
+        return [found.get(key, self._missing) for key in keys]
+
+
+def _notifications_fetch(
+    unread_only: bool, limit: int
+) -> Fetch[UUID, list[NotificationRecord]]:
+    async def fetch(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, list[NotificationRecord]]:
+        return await reads.notifications_by_referee(conn, ids, unread_only, limit)
+
+    return fetch
+
+
+class Loaders:
+    """The loaders of one request (or of one subscription event): never shared longer."""
+
+    def __init__(self, read_engine: AsyncEngine) -> None:
+        self.engine = e = read_engine
+        self.referee: BatchLoader[UUID, Referee] = BatchLoader(e, reads.referees_by_ids)
+        self.team: BatchLoader[UUID, Team] = BatchLoader(e, reads.teams_by_ids)
+        self.venue: BatchLoader[UUID, Venue] = BatchLoader(e, reads.venues_by_ids)
+        self.fixture: BatchLoader[UUID, FixtureRecord] = BatchLoader(e, reads.fixtures_by_ids)
+        self.available_referee_ids: BatchLoader[UUID, list[UUID]] = BatchLoader(
+            e, reads.available_referee_ids_by_fixture, missing=[]
+        )
+        self.available_fixtures: BatchLoader[UUID, list[FixtureRecord]] = BatchLoader(
+            e, reads.available_fixtures_by_referee, missing=[]
+        )
+        self.fixture_assignments: BatchLoader[UUID, list[AssignmentRecord]] = BatchLoader(
+            e, reads.assignments_by_fixture, missing=[]
+        )
+        self.referee_assignments: BatchLoader[UUID, list[AssignmentRecord]] = BatchLoader(
+            e, reads.assignments_by_referee, missing=[]
+        )
+        self._notifications: dict[tuple[bool, int], BatchLoader[UUID, list[NotificationRecord]]] = {}
+
+    def notifications(self, unread_only: bool, limit: int) -> BatchLoader[UUID, list[NotificationRecord]]:
+        """One loader per (unreadOnly, first) pair, so referees in a list share a statement."""
+        key = (unread_only, limit)
+        if key not in self._notifications:
+            self._notifications[key] = BatchLoader(self.engine, _notifications_fetch(unread_only, limit), missing=[])
+        return self._notifications[key]
+
+    async def read(self, fetch: Callable[..., Awaitable[V]], *args: Any) -> V:
+        """Run one read query (`fetch(conn, *args)`) outside the loaders."""
+        async with self.engine.connect() as conn:
+            return await fetch(conn, *args)
+
+    def prime_referees(self, referees: Sequence[Referee]) -> None:
+        for referee in referees:
+            self.referee.prime(referee.id, referee)
+
+    def prime_fixtures(self, records: Sequence[FixtureRecord]) -> None:
+        for record in records:
+            self.fixture.prime(record.id, record)

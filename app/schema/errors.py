@@ -1,0 +1,91 @@
+"""The one place where errors become the contract's errors (API.md, "Errors").
+
+Every error leaving an operation, over HTTP or WebSocket, gets `extensions.code`
+(and `extensions.reason` where a rule refused): domain errors carry their own,
+syntax errors are GRAPHQL_PARSE_FAILED, validation errors GRAPHQL_VALIDATION_FAILED,
+bad variables BAD_USER_INPUT / INVALID_VARIABLE, and anything unexpected is masked
+as INTERNAL_SERVER_ERROR with a correlation id that is also in the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from app.domain.errors import DomainError
+
+log = logging.getLogger("whistle.errors")
+
+
+def _rebuilt(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
+
+
+def _given_code(error: GraphQLError) -> dict[str, Any] | None:
+    """Extensions already set by our own code (e.g. the DateTime scalar), if any."""
+    for candidate in (error, error.original_error):
+        if isinstance(candidate, GraphQLError) and candidate.extensions and "code" in candidate.extensions:
+            return dict(candidate.extensions)
+    return None
+
+
+def classify(error: GraphQLError, executed: bool) -> GraphQLError:
+    """The contract's version of `error`; `executed` tells whether execution had begun."""
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return _rebuilt(error, original.message, original.extensions())
+    if isinstance(error, GraphQLSyntaxError):
+        return _rebuilt(error, error.message, {"code": "GRAPHQL_PARSE_FAILED"})
+    if (given := _given_code(error)) is not None:
+        return _rebuilt(error, error.message, given)
+    if not executed:
+        return _rebuilt(error, error.message, {"code": "GRAPHQL_VALIDATION_FAILED"})
+    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+        return _rebuilt(error, error.message, {"code": "BAD_USER_INPUT", "reason": "INVALID_VARIABLE"})
+    return _masked(error)
+
+
+def _masked(error: GraphQLError) -> GraphQLError:
+    correlation_id = uuid.uuid4().hex
+    log.error(
+        "unexpected error in %s (correlationId=%s)",
+        ".".join(map(str, error.path or ())) or "operation",
+        correlation_id,
+        exc_info=error.original_error or error,
+        extra={"correlation_id": correlation_id},
+    )
+    return _rebuilt(
+        error,
+        f"Internal server error; quote reference {correlation_id} when reporting it.",
+        {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id},
+    )
+
+
+class ContractErrors(SchemaExtension):
+    """Rewrites the errors of every operation with `classify`."""
+
+    def __init__(self, *, execution_context: Any = None) -> None:
+        self._executed = False
+
+    def on_execute(self) -> Iterator[None]:
+        self._executed = True
+        yield
+
+    def on_operation(self) -> Iterator[None]:
+        self._executed = False
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [classify(e, self._executed) for e in result.errors]

@@ -1,0 +1,79 @@
+"""The composition root: `create_app(settings)` wires everything; the lifespan owns
+the engine and start-up work (migrating and seeding the embedded default)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.config import Settings
+from app.domain.calendar import LeagueCalendar
+from app.http import GraphQLEndpoint
+from app.repos import migrate
+from app.repos.engine import create_engine
+from app.schema import build_schema
+from app.services.demo import seed_demo
+from app.services.deps import ServiceDeps
+
+log = logging.getLogger("whistle")
+
+
+def create_app(settings: Settings) -> Starlette:
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    deps = ServiceDeps(engine, LeagueCalendar(settings.zone, settings.slot_length))
+    graphql = GraphQLEndpoint(build_schema(), deps, settings, graphql_ide="graphiql")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await _prepare_database(engine, deps, settings)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": await _database_ready(engine)}
+        ready = all(checks.values())
+        return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _prepare_database(engine: AsyncEngine, deps: ServiceDeps, settings: Settings) -> None:
+    if settings.is_sqlite:
+        await migrate.upgrade(engine)  # the embedded default migrates itself
+    elif not await migrate.is_current(engine):
+        raise RuntimeError("The database schema is not up to date: run `whistle migrate` first.")
+    if settings.should_seed_demo and await seed_demo(deps):
+        log.info("loaded the demo data")
+
+
+async def _database_ready(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return await migrate.is_current(engine)
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        log.warning("readiness check failed", exc_info=True)
+        return False
+
+
+def app_from_environment() -> Starlette:
+    """Entry point for uvicorn's --factory (and worker processes)."""
+    return create_app(Settings())

@@ -1,0 +1,54 @@
+"""The Alembic migrations are the one source of the schema; they must build exactly
+the tables the repositories query (app/repos/tables.py)."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.domain.availability_lock import LOCK_ID
+from app.repos.engine import create_engine
+from app.repos.migrate import is_current, upgrade
+from app.repos.tables import availability_lock, metadata
+
+
+def _differences(sync: Connection) -> list[object]:
+    context = MigrationContext.configure(sync, opts={"compare_type": True, "compare_server_default": True})
+    return compare_metadata(context, metadata)
+
+
+async def test_migrated_schema_matches_the_table_metadata(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        differences = await conn.run_sync(_differences)
+    assert differences == []
+
+
+async def test_database_is_current_after_upgrade(engine: AsyncEngine) -> None:
+    assert await is_current(engine)
+
+
+async def test_empty_database_is_not_current(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        assert not await is_current(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_twice_is_harmless(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+
+    assert await is_current(engine)
+    async with engine.connect() as conn:
+        differences = await conn.run_sync(_differences)
+        lock_rows = (await conn.execute(select(availability_lock))).all()
+    assert differences == []
+    assert [(row.id, row.locked, row.changed_at, row.version) for row in lock_rows] == [(LOCK_ID, False, None, 0)]
+
+
+async def test_upgrade_seeds_exactly_one_unlocked_availability_lock(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        count = await conn.scalar(select(func.count()).select_from(availability_lock))
+    assert count == 1
