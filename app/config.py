@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `whistle serve` binds to.")
     port: int = Field(8000, gt=0, lt=65536, description="Port `whistle serve` listens on.")
     seed_demo: bool | None = Field(
-        None, description="Load demo data on start when the database is empty (default: on for SQLite only)."
+        None, description="Load the demo data on start into an empty database (default: on for SQLite only)."
     )
     env: Literal["development", "production"] = Field("development", description="Deployment environment.")
     log_level: str = Field("INFO", description="Root log level.")

@@ -18,6 +18,7 @@ from app.config import Settings
 from app.domain.calendar import LeagueCalendar
 from app.http import GraphQLEndpoint
 from app.repos import migrate
+from app.repos import reads
 from app.repos.engine import create_engine
 from app.schema import build_schema
 from app.services.demo import seed_demo
@@ -60,8 +61,14 @@ async def _prepare_database(engine: AsyncEngine, deps: ServiceDeps, settings: Se
         await migrate.upgrade(engine)  # the embedded default migrates itself
     elif not await migrate.is_current(engine):
         raise RuntimeError("The database schema is not up to date: run `whistle migrate` first.")
-    if settings.should_seed_demo and await seed_demo(deps):
+    if settings.should_seed_demo and await _is_empty(engine) and await seed_demo(deps):
         log.info("loaded the demo data")
+
+
+async def _is_empty(engine: AsyncEngine) -> bool:
+    """Demo data goes only into a database nobody has put data in yet."""
+    async with engine.connect() as conn:
+        return not await reads.any_referee(conn)
 
 
 async def _database_ready(engine: AsyncEngine) -> bool:

@@ -88,6 +88,10 @@ async def all_referees(conn: AsyncConnection) -> list[Referee]:
     return [referee_from_row(r._mapping) for r in rows]
 
 
+async def any_referee(conn: AsyncConnection) -> bool:
+    return (await conn.execute(select(referees.c.id).limit(1))).first() is not None
+
+
 async def teams_by_ids(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, Team]:
     rows = await conn.execute(select(teams).where(teams.c.id.in_(ids)))
     return {r.id: team_from_row(r._mapping) for r in rows}

@@ -8,7 +8,7 @@ import strawberry
 
 from app.domain.fixture import RefereeRole
 from app.schema.context import Info
-from app.schema.ids import parse_id
+from app.schema.ids import given, parse_id
 from app.schema.inputs import (
     CreateFixtureInput,
     CreateRefereeInput,
@@ -128,8 +128,9 @@ class Mutation:
 
     @strawberry.mutation(description="Mark a referee's notifications read (all without ids); returns how many changed.")
     async def mark_notifications_read(
-        self, info: Info, referee_id: strawberry.ID, ids: list[strawberry.ID] | None = None
+        self, info: Info, referee_id: strawberry.ID, ids: list[strawberry.ID] | None = strawberry.UNSET
     ) -> int:
         referee_uid = parse_id(referee_id, "refereeId")
-        notification_ids = None if ids is None else [parse_id(i, "ids") for i in ids]
+        wanted = given(ids)
+        notification_ids = None if wanted is None else [parse_id(i, "ids") for i in wanted]
         return await notifications.mark_notifications_read(info.context.deps, referee_uid, notification_ids)

@@ -9,13 +9,12 @@ from uuid import UUID
 import strawberry
 
 from app.domain.errors import InvalidInput
-from app.domain.fixture import FixtureStatus
 from app.repos import reads
 from app.repos.reads import FixtureFilter
 from app.schema.connection import FixtureConnection
 from app.schema.context import Info
 from app.schema.enums import AssignmentStatusEnum, FixtureStatusEnum
-from app.schema.ids import parse_id
+from app.schema.ids import given, parse_id
 from app.schema.types import (
     Assignment,
     AssignmentProblem,
@@ -78,28 +77,28 @@ class Query:
     async def fixtures(
         self,
         info: Info,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
-        status: FixtureStatusEnum | None = None,
-        venue_id: strawberry.ID | None = None,
-        team_id: strawberry.ID | None = None,
-        referee_id: strawberry.ID | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = strawberry.UNSET,
+        to: datetime | None = strawberry.UNSET,
+        status: FixtureStatusEnum | None = strawberry.UNSET,
+        venue_id: strawberry.ID | None = strawberry.UNSET,
+        team_id: strawberry.ID | None = strawberry.UNSET,
+        referee_id: strawberry.ID | None = strawberry.UNSET,
         first: int | None = 50,
-        after: str | None = None,
+        after: str | None = strawberry.UNSET,
     ) -> FixtureConnection:
         where = FixtureFilter(
-            start=from_,
-            end=to,
-            status=None if status is None else FixtureStatus(status),
-            venue_id=_optional_id(venue_id, "venueId"),
-            team_id=_optional_id(team_id, "teamId"),
-            referee_id=_optional_id(referee_id, "refereeId"),
+            start=given(from_),
+            end=given(to),
+            status=given(status),
+            venue_id=_optional_id(given(venue_id), "venueId"),
+            team_id=_optional_id(given(team_id), "teamId"),
+            referee_id=_optional_id(given(referee_id), "refereeId"),
         )
         limit = 50 if first is None else first
         if not 1 <= limit <= PAGE_MAX:
             raise InvalidInput("INVALID_PAGE_SIZE", f"first must be between 1 and {PAGE_MAX} (got {limit}).")
         cursors = info.context.cursors
-        key = None if after is None else cursors.decode(after)
+        key = None if given(after) is None else cursors.decode(after)
         records = await info.context.loaders.read(reads.fixtures_page, where, limit + 1, key)
         page = records[:limit]
         info.context.loaders.prime_fixtures(page)
@@ -115,8 +114,10 @@ class Query:
         return await load_fixture(info, parse_id(id))
 
     @strawberry.field(description="All assignments, by fixture date, then role.")
-    async def assignments(self, info: Info, status: AssignmentStatusEnum | None = None) -> list[Assignment]:
-        records = await info.context.loaders.read(reads.all_assignments, status)
+    async def assignments(
+        self, info: Info, status: AssignmentStatusEnum | None = strawberry.UNSET
+    ) -> list[Assignment]:
+        records = await info.context.loaders.read(reads.all_assignments, given(status))
         return [Assignment.from_record(r) for r in records]
 
     @strawberry.field(description="Whether referees may declare and withdraw availability now.")

@@ -29,7 +29,7 @@ from app.schema.enums import (
     NotificationKind,
     RefereeRoleEnum,
 )
-from app.schema.ids import parse_id_or_none
+from app.schema.ids import given, parse_id_or_none
 
 NOTIFICATIONS_MAX = 200
 T = TypeVar("T")
@@ -58,16 +58,20 @@ class Referee:
     async def available_fixtures(
         self,
         info: Info,
-        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
-        to: datetime | None = None,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = strawberry.UNSET,
+        to: datetime | None = strawberry.UNSET,
     ) -> list[Fixture]:
         records = await info.context.loaders.available_fixtures.load(self.uid)
-        return [Fixture.from_record(r) for r in records if _in_window(r.date, from_, to)]
+        start, end = given(from_), given(to)
+        return [Fixture.from_record(r) for r in records if _in_window(r.date, start, end)]
 
     @strawberry.field(description="This referee's assignments, by fixture date, then role.")
-    async def assignments(self, info: Info, status: AssignmentStatusEnum | None = None) -> list[Assignment]:
+    async def assignments(
+        self, info: Info, status: AssignmentStatusEnum | None = strawberry.UNSET
+    ) -> list[Assignment]:
+        wanted = given(status)
         records = await info.context.loaders.referee_assignments.load(self.uid)
-        return [Assignment.from_record(r) for r in records if status is None or r.status is status]
+        return [Assignment.from_record(r) for r in records if wanted is None or r.status is wanted]
 
     @strawberry.field(description="Newest first; `first` is 1..200.")
     async def notifications(

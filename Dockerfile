@@ -1,0 +1,9 @@
+FROM python:3.11-slim
+WORKDIR /srv/whistle
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY migrations ./migrations
+RUN pip install --no-cache-dir .
+ENV WHISTLE_HOST=0.0.0.0 WHISTLE_PORT=8000
+EXPOSE 8000
+CMD ["sh", "-c", "whistle migrate && whistle serve"]
