@@ -1,9 +1,10 @@
-"""`whistle serve | migrate | seed | schema`."""
+"""`whistle serve | migrate | seed | relay | schema`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -60,6 +61,26 @@ async def _seed(settings: Settings) -> None:
     print("demo data loaded" if loaded else "demo data already present: nothing to do")
 
 
+async def _relay(settings: Settings) -> None:
+    """Run the outbox relay alone (e.g. as its own process next to the servers)."""
+    from datetime import timedelta
+
+    from app.events.relay import OutboxRelay
+    from app.events.runtime import create_bus
+    from app.repos.engine import create_engine
+
+    if not settings.redis_url:
+        raise SystemExit("whistle relay publishes to Redis: set WHISTLE_REDIS_URL (without it each server relays its own events)")
+    engine, bus = create_engine(settings.database_url), create_bus(settings)
+    relay = OutboxRelay(engine, bus, retention=timedelta(hours=settings.outbox_retention_hours))
+    print("outbox relay running; Ctrl+C stops it", flush=True)
+    try:
+        await relay.run()
+    finally:
+        await bus.close()
+        await engine.dispose()
+
+
 def _schema() -> None:
     from app.schema import build_schema
 
@@ -75,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("seed", help="load the demo data (idempotent)")
+    commands.add_parser("relay", help="run the outbox relay alone (publishes committed events)")
     commands.add_parser("schema", help="print the GraphQL SDL")
     return parser
 
@@ -92,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
         asyncio.run(_seed(settings))
+    elif args.command == "relay":
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_relay(settings))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     )
     env: Literal["development", "production"] = Field("development", description="Deployment environment.")
     log_level: str = Field("INFO", description="Root log level.")
+    redis_url: str | None = Field(
+        None, description="Redis for the event bus (Streams) and the cache; unset: in-process bus and cache."
+    )
+    outbox_retention_hours: float = Field(168, gt=0, description="Hours published outbox rows are kept.")
+    subscriber_queue_size: int = Field(
+        256, gt=0, description="Events a subscriber may fall behind before its subscription is closed."
+    )
+    consumer_max_deliveries: int = Field(
+        5, gt=0, description="Attempts at an event before it goes to the dead-letter stream."
+    )
+    consumer_retry_ms: int = Field(
+        5000, gt=0, description="Milliseconds before a failed or abandoned event is delivered again."
+    )
+    cache_ttl_seconds: float = Field(300, gt=0, description="Longest a cached referee, team or venue is served.")
+    instance_name: str | None = Field(
+        None, description="This instance's consumer name in Redis consumer groups (default: host name and pid)."
+    )
     cursor_secret: str | None = Field(
         None, description="Key that signs pagination cursors (default: derived from the database URL)."
     )

@@ -14,7 +14,9 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from app.cache.port import Cache
 from app.config import Settings
+from app.events.broker import Broker
 from app.loaders import Loaders
 from app.repos.engine import read_only
 from app.schema.context import Context
@@ -27,9 +29,13 @@ def bad_request(message: str, status_code: int = 400) -> JSONResponse:
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
-    def __init__(self, schema: Any, deps: ServiceDeps, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, schema: Any, deps: ServiceDeps, settings: Settings, broker: Broker, cache: Cache, **kwargs: Any
+    ) -> None:
         super().__init__(schema, **kwargs)
         self._deps = deps
+        self._broker = broker
+        self._cache, self._cache_ttl = cache, settings.cache_ttl_seconds
         self._read_engine = read_only(deps.engine)
         secret = settings.cursor_secret or f"whistle-cursor:{settings.database_url}"
         self._cursors = CursorCodec(hashlib.sha256(secret.encode()).digest())
@@ -37,11 +43,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         return Context(
             deps=self._deps,
-            loaders=Loaders(self._read_engine),
+            loaders=self._new_loaders(),
             cursors=self._cursors,
+            new_loaders=self._new_loaders,
+            broker=self._broker,
             request=request,
             response=response,
         )
+
+    def _new_loaders(self) -> Loaders:
+        return Loaders(self._read_engine, self._cache, self._cache_ttl)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -12,11 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
+from app.cache.memory_cache import MemoryCache
+from app.cache.port import Cache
+from app.cache.redis_cache import RedisCache
 from app.config import Settings
 from app.domain.calendar import LeagueCalendar
+from app.events.runtime import EventRuntime
 from app.http import GraphQLEndpoint
+from app.loaders.cached import invalidator
 from app.repos import migrate
 from app.repos import reads
 from app.repos.engine import create_engine
@@ -27,17 +32,28 @@ from app.services.deps import ServiceDeps
 log = logging.getLogger("whistle")
 
 
+def create_cache(settings: Settings) -> Cache:
+    return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
+
+
 def create_app(settings: Settings) -> Starlette:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    deps = ServiceDeps(engine, LeagueCalendar(settings.zone, settings.slot_length))
-    graphql = GraphQLEndpoint(build_schema(), deps, settings, graphql_ide="graphiql")
+    calendar = LeagueCalendar(settings.zone, settings.slot_length)
+    events = EventRuntime(engine, calendar, settings)
+    cache = create_cache(settings)
+    events.broker.add_listener(invalidator(cache))
+    deps = ServiceDeps(engine, calendar, after_commit=events.relay.wake)
+    graphql = GraphQLEndpoint(build_schema(), deps, settings, events.broker, cache, graphql_ide="graphiql")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _prepare_database(engine, deps, settings)
+        await events.start()
         try:
             yield
         finally:
+            await events.stop()
+            await cache.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -50,6 +66,7 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]

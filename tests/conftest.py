@@ -35,14 +35,19 @@ _postgres_unavailable: str | None = None
 
 
 def _postgres_missing(reason: str) -> None:
-    message = (
-        f"PostgreSQL IS UNAVAILABLE, postgres-backend tests are SKIPPED: {reason}. "
-        "Start the server or set WHISTLE_TEST_DATABASE_URL; "
-        "set WHISTLE_REQUIRE_SERVICES=1 to make this a failure."
-    )
     if os.environ.get("WHISTLE_REQUIRE_SERVICES") == "1":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+        pytest.fail(f"PostgreSQL is required (WHISTLE_REQUIRE_SERVICES=1) but unavailable: {reason}", pytrace=False)
+    pytest.skip(
+        f"POSTGRESQL UNAVAILABLE, postgres-backend tests SKIPPED: {reason}. Start the server or set "
+        "WHISTLE_TEST_DATABASE_URL; WHISTLE_REQUIRE_SERVICES=1 makes this a failure."
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Repeat at the very end that the PostgreSQL half of the suite did not run."""
+    if _postgres_unavailable is not None:
+        terminalreporter.write_sep("!", "PostgreSQL tests were SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(_postgres_unavailable, red=True)
 
 
 async def _admin_connection(server_url: str) -> asyncpg.Connection:

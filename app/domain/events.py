@@ -207,3 +207,21 @@ class AssignmentsCommitted(DomainEvent):
     @property
     def aggregate_id(self) -> UUID:
         return self.commit_id
+
+
+# --- projections ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationCreated(DomainEvent):
+    """A referee was notified (written by the notifications projector)."""
+
+    aggregate_type = "Notification"
+    notification_id: UUID
+    referee_id: UUID
+    fixture_id: UUID
+    kind: str
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.notification_id

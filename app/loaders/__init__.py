@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
-from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.cache.port import Cache
 from app.domain.directory import Referee, Team, Venue
+from app.loaders.batch import BatchLoader, Fetch
+from app.loaders.cached import CachedLoader
 from app.repos import reads
 from app.repos.reads import AssignmentRecord, FixtureRecord, NotificationRecord
 
-K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
-
-
-class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
-    """Loads many keys with one `fetch(conn, keys) -> {key: value}`; a missing key gives `missing`."""
-
-    def __init__(self, engine: AsyncEngine, fetch: Fetch[K, V], missing: Any = None) -> None:
-        super().__init__()
-        self._engine, self._fetch, self._missing = engine, fetch, missing
-
-    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
-        async with self._engine.connect() as conn:
-            found = await self._fetch(conn, keys)
-        return [found.get(key, self._missing) for key in keys]
 
 
 def _notifications_fetch(
@@ -43,11 +30,12 @@ def _notifications_fetch(
 class Loaders:
     """The loaders of one request (or of one subscription event): never shared longer."""
 
-    def __init__(self, read_engine: AsyncEngine) -> None:
+    def __init__(self, read_engine: AsyncEngine, cache: Cache, cache_ttl: float = 300) -> None:
         self.engine = e = read_engine
-        self.referee: BatchLoader[UUID, Referee] = BatchLoader(e, reads.referees_by_ids)
-        self.team: BatchLoader[UUID, Team] = BatchLoader(e, reads.teams_by_ids)
-        self.venue: BatchLoader[UUID, Venue] = BatchLoader(e, reads.venues_by_ids)
+        # Directory entries change rarely and are read everywhere: read through the cache.
+        self.referee: BatchLoader[UUID, Referee] = CachedLoader(e, reads.referees_by_ids, cache, "referee", cache_ttl)
+        self.team: BatchLoader[UUID, Team] = CachedLoader(e, reads.teams_by_ids, cache, "team", cache_ttl)
+        self.venue: BatchLoader[UUID, Venue] = CachedLoader(e, reads.venues_by_ids, cache, "venue", cache_ttl)
         self.fixture: BatchLoader[UUID, FixtureRecord] = BatchLoader(e, reads.fixtures_by_ids)
         self.available_referee_ids: BatchLoader[UUID, list[UUID]] = BatchLoader(
             e, reads.available_referee_ids_by_fixture, missing=[]

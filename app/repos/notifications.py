@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.repos.tables import notifications
@@ -22,3 +23,9 @@ class NotificationRepository:
             query = query.where(notifications.c.id.in_(list(ids)))
         result = await self._conn.execute(query.values(read=True))
         return result.rowcount
+
+
+async def add_notifications(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert notification rows (id, referee_id, fixture_id, kind, message, created_at, read)."""
+    if rows:
+        await conn.execute(insert(notifications), list(rows))

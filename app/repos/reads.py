@@ -261,3 +261,8 @@ async def notifications_by_referee(
         record = NotificationRecord(**row._mapping)
         by_referee[record.referee_id].append(record)
     return by_referee
+
+
+async def notification_by_id(conn: AsyncConnection, id: UUID) -> NotificationRecord | None:
+    row = (await conn.execute(select(notifications).where(notifications.c.id == id))).first()
+    return None if row is None else NotificationRecord(**row._mapping)

@@ -184,3 +184,12 @@ outbox = Table(
         sqlite_where=text("published_at IS NULL"),
     ),
 )
+
+# Events a consumer has applied, so a redelivered event has no second effect.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("processed_at", UTCDateTime, nullable=False),
+)

@@ -7,13 +7,11 @@ recorded to the outbox table, in the same transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Protocol
 
-from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
@@ -24,7 +22,7 @@ from app.repos.engine import WRITE
 from app.repos.fixtures import FixtureRepository
 from app.repos.lock import LockRepository
 from app.repos.notifications import NotificationRepository
-from app.repos.tables import outbox
+from app.repos.outbox import append, outbox_row
 from app.repos.tracking import Tracker
 
 # SQLSTATEs of a transaction that lost a race: serialization failure, deadlock.
@@ -49,9 +47,15 @@ class UnitOfWork:
     lock: LockRepository
     notifications: NotificationRepository
 
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Callable[[], datetime] = utcnow,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self.clock = clock
+        self._after_commit = after_commit
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
         self._tracker = Tracker()
@@ -75,10 +79,12 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         assert self._conn is not None and self._tx is not None
-        rows = [self._outbox_row(aggregate, event) for aggregate, event in self._tracker.pending_events()]
-        if rows:
-            await self._conn.execute(insert(outbox), rows)
+        now = self.clock()
+        rows = [outbox_row(event, aggregate.version, now) for aggregate, event in self._tracker.pending_events()]
+        await append(self._conn, rows)
         await self._tx.commit()
+        if rows and self._after_commit is not None:
+            self._after_commit()  # wake the local relay: there is something to publish
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -91,17 +97,6 @@ class UnitOfWork:
             await self._conn.close()
         if isinstance(exc, DBAPIError) and _lost_race(exc):
             raise ConcurrentUpdate("data") from exc
-
-    def _outbox_row(self, aggregate: Aggregate, event: DomainEvent) -> dict[str, Any]:
-        return {
-            "id": uuid.uuid4(),
-            "type": event.type,
-            "aggregate_type": event.aggregate_type,
-            "aggregate_id": event.aggregate_id,
-            "aggregate_version": aggregate.version,
-            "payload": event.payload(),
-            "created_at": self.clock(),
-        }
 
 
 def _lost_race(error: DBAPIError) -> bool:

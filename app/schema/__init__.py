@@ -14,6 +14,7 @@ from app.resolvers.mutation import Mutation
 from app.resolvers.query import Query
 from app.schema.errors import ContractErrors
 from app.schema.scalars import DateTime
+from app.schema.subscription import Subscription
 
 # Composition tools accept federation v2.0-v2.9 (see the federation notes).
 FEDERATION_VERSION = "2.9"
@@ -28,6 +29,7 @@ def build_schema(**kwargs: Any) -> WhistleSchema:
     return WhistleSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[ContractErrors],
         config=StrawberryConfig(scalar_map={datetime: DateTime}),
         federation_version=FEDERATION_VERSION,

@@ -1,12 +1,15 @@
-"""The typed context of one GraphQL request (or one subscription event)."""
+"""The typed context of one GraphQL request, or of one WebSocket connection."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import strawberry
 
+from app.events.broker import Broker, Wants
+from app.events.envelope import Envelope
 from app.loaders import Loaders
 from app.schema.cursors import CursorCodec
 from app.services.deps import ServiceDeps
@@ -17,8 +20,27 @@ class Context:
     deps: ServiceDeps
     loaders: Loaders
     cursors: CursorCodec
+    new_loaders: Callable[[], Loaders]
+    broker: Broker | None = None
     request: Any = None
     response: Any = None
+
+    async def events(self, wants: Wants) -> AsyncIterator[Envelope]:
+        """The events a subscription wants, as they arrive on this instance.
+
+        Strawberry builds the context once per WebSocket connection, so each event gets
+        fresh DataLoaders: its payload is resolved against the committed state, not
+        against whatever an earlier event cached.
+        """
+        if self.broker is None:
+            raise RuntimeError("subscriptions need the event broker")
+        subscriber = self.broker.subscribe(wants)
+        try:
+            async for event in subscriber:
+                self.loaders = self.new_loaders()
+                yield event
+        finally:
+            self.broker.unsubscribe(subscriber)
 
 
 Info = strawberry.Info[Context, None]

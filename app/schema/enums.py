@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
 from app.domain.fixture import AssignmentStatus, FixtureStatus, RefereeRole
+from app.domain.notifications import NotificationKind
 
 FixtureStatusEnum = strawberry.enum(FixtureStatus, name="FixtureStatus", description="Whether a fixture will be played.")
 RefereeRoleEnum = strawberry.enum(RefereeRole, name="RefereeRole", description="First or second referee.")
@@ -17,10 +16,4 @@ AssignmentStatusEnum = strawberry.enum(
 )
 
 
-@strawberry.enum(description="What a notification tells a referee.")
-class NotificationKind(Enum):
-    ASSIGNED = "ASSIGNED"
-    UNASSIGNED = "UNASSIGNED"
-    FIXTURE_DATE_CHANGED = "FIXTURE_DATE_CHANGED"
-    FIXTURE_VENUE_CHANGED = "FIXTURE_VENUE_CHANGED"
-    FIXTURE_CANCELLED = "FIXTURE_CANCELLED"
+NotificationKindEnum = strawberry.enum(NotificationKind, name="NotificationKind", description="What a notification tells a referee.")

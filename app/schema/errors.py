@@ -86,6 +86,13 @@ class ContractErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         self._executed = False
         yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
+        self._classify(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Subscriptions and operations over WebSocket: each result before it is sent."""
+        self._classify(result)
+        yield
+
+    def _classify(self, result: Any) -> None:
+        if result is not None and getattr(result, "errors", None):
             result.errors = [classify(e, self._executed) for e in result.errors]

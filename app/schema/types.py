@@ -20,13 +20,14 @@ from app.domain.commit import AssignmentCommit as CommitResult
 from app.domain.errors import InvalidInput
 from app.domain.fixture import Assignment as DomainAssignment
 from app.domain.fixture import Fixture as DomainFixture
+from app.domain.notifications import NotificationKind
 from app.domain.validation import AssignmentProblem as Problem
 from app.repos.reads import AssignmentRecord, FixtureRecord, NotificationRecord
 from app.schema.context import Info
 from app.schema.enums import (
     AssignmentStatusEnum,
     FixtureStatusEnum,
-    NotificationKind,
+    NotificationKindEnum,
     RefereeRoleEnum,
 )
 from app.schema.ids import given, parse_id_or_none
@@ -280,7 +281,7 @@ class AssignmentCommit:
 @strawberry.type(description="A message to a referee about a change that concerns them.")
 class Notification:
     id: strawberry.ID
-    kind: NotificationKind
+    kind: NotificationKindEnum
     message: str
     created_at: datetime
     read: bool

@@ -20,9 +20,11 @@ class ServiceDeps:
     engine: AsyncEngine
     calendar: LeagueCalendar
     clock: Callable[[], datetime] = utcnow
+    # Called after a transaction that wrote outbox rows commits (wakes the local relay).
+    after_commit: Callable[[], None] | None = None
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.clock)
+        return UnitOfWork(self.engine, self.clock, self.after_commit)
 
 
 T = TypeVar("T")

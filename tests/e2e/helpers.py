@@ -74,3 +74,111 @@ def assert_refused(
         assert error.get("path") == [field], error
         assert result.get("data") in (None, {field: None}), result
     return error
+
+
+# --- building a league over GraphQL -------------------------------------------------------
+
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"  # well-formed, never issued
+
+SNAPSHOT = """{
+  referees { id name club }
+  teams { id name club }
+  venues { id name street zip city telephone email }
+  availabilityLock { locked changedAt }
+  assignments { role status fixture { id } referee { id } }
+  fixtures(first: 500) { totalCount edges { node {
+    id date status venue { id } teamHome { id } teamAway { id }
+    firstReferee { id } secondReferee { id } availableReferees { id }
+    assignments { role status referee { id } }
+  } } }
+}"""
+
+
+class League:
+    """Creates directory entries, fixtures, availabilities and assignments through the API."""
+
+    def __init__(self, gql: GraphQL) -> None:
+        self.gql = gql
+        self._serial = 0
+
+    def _next(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    async def referee(self, name: str | None = None, club: str = "VC Nord") -> str:
+        data = await self.gql.data(
+            "mutation($i: CreateRefereeInput!) { createReferee(input: $i) { id } }",
+            {"i": {"name": name or f"Referee {self._next()}", "club": club}},
+        )
+        return data["createReferee"]["id"]
+
+    async def team(self, name: str | None = None, club: str = "VC Nord") -> str:
+        data = await self.gql.data(
+            "mutation($i: CreateTeamInput!) { createTeam(input: $i) { id } }",
+            {"i": {"name": name or f"Team {self._next()}", "club": club}},
+        )
+        return data["createTeam"]["id"]
+
+    async def venue(self, name: str | None = None) -> str:
+        data = await self.gql.data(
+            "mutation($i: CreateVenueInput!) { createVenue(input: $i) { id } }",
+            {"i": {"name": name or f"Hall {self._next()}", "street": "Hauptstrasse 1", "zip": "8000", "city": "Zürich"}},
+        )
+        return data["createVenue"]["id"]
+
+    async def fixture(
+        self, date: str, venue: str | None = None, home: str | None = None, away: str | None = None
+    ) -> str:
+        data = await self.gql.data(
+            "mutation($i: CreateFixtureInput!) { createFixture(input: $i) { id } }",
+            {
+                "i": {
+                    "date": date,
+                    "venueId": venue or await self.venue(),
+                    "teamHomeId": home or await self.team(),
+                    "teamAwayId": away or await self.team(),
+                }
+            },
+        )
+        return data["createFixture"]["id"]
+
+    async def declare(self, fixture: str, referee: str) -> None:
+        await self.gql.data(
+            "mutation($f: ID!, $r: ID!) { declareAvailability(fixtureId: $f, refereeId: $r) { referee { id } } }",
+            {"f": fixture, "r": referee},
+        )
+
+    async def stage(self, fixture: str, referee: str, role: str) -> None:
+        await self.gql.data(
+            "mutation($i: StageAssignmentInput!) { stageAssignment(input: $i) { role } }",
+            {"i": {"fixtureId": fixture, "refereeId": referee, "role": role}},
+        )
+
+    async def commit(self) -> None:
+        await self.gql.data("mutation { commitAssignments { id } }")
+
+    async def cancel(self, fixture: str) -> None:
+        await self.gql.data("mutation($f: ID!) { cancelFixture(fixtureId: $f) { id } }", {"f": fixture})
+
+    async def lock(self) -> None:
+        await self.gql.data("mutation { lockAvailabilities { locked } }")
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Everything the API shows, to prove that a refused operation changed nothing."""
+        return await self.gql.data(SNAPSHOT)
+
+    async def refused(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        code: str,
+        reason: str | None,
+        *,
+        field: str | None = None,
+    ) -> dict[str, Any]:
+        """Run `query`, assert it is refused with `code`/`reason`, and that nothing changed."""
+        before = await self.snapshot()
+        result = await self.gql(query, variables)
+        error = assert_refused(result, code, reason, field=field)
+        assert await self.snapshot() == before, f"a refused operation changed the state: {query}"
+        return error

@@ -118,9 +118,10 @@ async def test_change_fixture_date_moves_it_and_notifies_committed_and_declared_
 
 async def test_moving_a_fixture_to_its_own_date_writes_nothing(deps, world) -> None:
     fixture = await world.fixture(KICK_OFF)
+    same_instant = KICK_OFF.astimezone(timezone(timedelta(hours=2)))
     before = await world.snapshot()
 
-    same = await fixture_service.change_fixture_date(deps, fixture.id, KICK_OFF.astimezone(timezone(timedelta(hours=2))))
+    same = await fixture_service.change_fixture_date(deps, fixture.id, same_instant)
 
     assert same.version == 1
     assert await world.snapshot() == before
@@ -175,7 +176,11 @@ async def test_refused_date_and_venue_changes_write_nothing(deps, world) -> None
         (NotFound, "FIXTURE_NOT_FOUND", lambda: fixture_service.change_fixture_venue(deps, uuid4(), fixture.venue_id)),
         (NotFound, "VENUE_NOT_FOUND", lambda: fixture_service.change_fixture_venue(deps, fixture.id, uuid4())),
         (Conflict, "FIXTURE_CANCELLED", lambda: fixture_service.change_fixture_date(deps, cancelled.id, KICK_OFF)),
-        (Conflict, "FIXTURE_CANCELLED", lambda: fixture_service.change_fixture_venue(deps, cancelled.id, fixture.venue_id)),
+        (
+            Conflict,
+            "FIXTURE_CANCELLED",
+            lambda: fixture_service.change_fixture_venue(deps, cancelled.id, fixture.venue_id),
+        ),
         (Conflict, "VENUE_BUSY", lambda: fixture_service.change_fixture_venue(deps, fixture.id, neighbour.venue_id)),
         (Conflict, "VENUE_BUSY", lambda: fixture_service.change_fixture_date(deps, same_venue.id, later_that_day)),
         (Conflict, "TEAM_BUSY", lambda: fixture_service.change_fixture_date(deps, same_team.id, later_that_day)),

@@ -7,12 +7,15 @@ from datetime import datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.domain.availability_lock import LOCK_ID, AvailabilityLock
 from app.domain.directory import Referee, Team, Venue
 from app.domain.fixture import Assignment, AssignmentStatus, Fixture, FixtureStatus, RefereeRole, ScheduledFixture
 from app.repos.tables import assignments, availabilities, fixtures, outbox, referees
 from app.repos.uow import UnitOfWork
+from app.services.fixtures import change_fixture_date
 
 FIRST, SECOND = RefereeRole.FIRST, RefereeRole.SECOND
 STAGED, COMMITTED = AssignmentStatus.STAGED, AssignmentStatus.COMMITTED
@@ -57,6 +60,10 @@ async def _stored_fixture(engine, date: datetime = BERLIN_EVENING):
     return fixture, refs, venue, home, away
 
 
+def _venue_fields(venue: Venue) -> tuple:
+    return (venue.id, venue.name, venue.street, venue.zip, venue.city, venue.telephone, venue.email)
+
+
 async def test_referee_round_trips_and_save_bumps_its_version(engine) -> None:
     referee = Referee(uuid4(), "Anna Schmidt", "VC Nord")
     async with UnitOfWork(engine) as uow:
@@ -91,13 +98,9 @@ async def test_team_and_venue_round_trip_with_optional_fields(engine) -> None:
         loaded_full = await uow.venues.get(full.id)
         loaded_bare = await uow.venues.get(bare.id)
     assert (loaded_team.id, loaded_team.name, loaded_team.club) == (team.id, "Falcons", "VC Nord")
-    assert vars_of(loaded_full) == vars_of(full)
-    assert vars_of(loaded_bare) == vars_of(bare)
+    assert _venue_fields(loaded_full) == _venue_fields(full)
+    assert _venue_fields(loaded_bare) == _venue_fields(bare)
     assert (loaded_bare.telephone, loaded_bare.email) == (None, None)
-
-
-def vars_of(venue: Venue) -> tuple:
-    return (venue.id, venue.name, venue.street, venue.zip, venue.city, venue.telephone, venue.email)
 
 
 async def test_unknown_ids_load_as_none(engine) -> None:
@@ -226,3 +229,25 @@ async def test_unit_of_work_refuses_to_commit_an_aggregate_changed_but_not_saved
 
     assert (await world.row(referees))["club"] == "VC Nord"
     assert await world.rows(outbox) == []
+
+
+def _refuse_outbox_inserts(backend: str) -> list[str]:
+    if backend == "sqlite":
+        return ["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox refused'); END"]
+    return [
+        "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$",
+        "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()",
+    ]
+
+
+async def test_a_change_whose_outbox_rows_cannot_be_written_is_rolled_back(deps, world, backend) -> None:
+    fixture = await world.fixture(BERLIN_EVENING)
+    for ddl in _refuse_outbox_inserts(backend):
+        await world.execute(text(ddl))
+    before = await world.snapshot()
+
+    with pytest.raises(DBAPIError, match="outbox refused"):
+        await change_fixture_date(deps, fixture.id, BERLIN_EVENING + timedelta(days=1))
+
+    assert await world.snapshot() == before

@@ -1,0 +1,70 @@
+"""The event machinery of one server instance, started and stopped by the lifespan:
+the outbox relay, the subscription broker (one bus reader) and the notifications
+projector (a consumer group member)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.domain.calendar import LeagueCalendar
+from app.events.broker import Broker
+from app.events.bus import EventBus
+from app.events.consumer import consume
+from app.events.memory_bus import MemoryBus
+from app.events.notifier import CONSUMER, NotificationsProjector
+from app.events.redis_bus import RedisStreamBus
+from app.events.relay import OutboxRelay
+
+
+def create_bus(settings: Settings) -> EventBus:
+    return RedisStreamBus(settings.redis_url) if settings.redis_url else MemoryBus()
+
+
+def instance_name(settings: Settings) -> str:
+    return settings.instance_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class EventRuntime:
+    def __init__(self, engine: AsyncEngine, calendar: LeagueCalendar, settings: Settings) -> None:
+        self.bus = create_bus(settings)
+        self.relay = OutboxRelay(
+            engine, self.bus, retention=timedelta(hours=settings.outbox_retention_hours)
+        )
+        self.broker = Broker(self.bus, settings.subscriber_queue_size)
+        self.projector = NotificationsProjector(engine, calendar, after_commit=self.relay.wake)
+        self._settings = settings
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        group = self.bus.group(CONSUMER, instance_name(self._settings), min_idle_ms=self._settings.consumer_retry_ms)
+        self._tasks = [
+            asyncio.create_task(self.broker.run(), name="broker"),
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(
+                consume(
+                    group,
+                    self.projector.handle,
+                    name=CONSUMER,
+                    max_deliveries=self._settings.consumer_max_deliveries,
+                ),
+                name="notifications-projector",
+            ),
+        ]
+        await self.broker.started.wait()
+
+    async def stop(self) -> None:
+        """End subscriptions cleanly, then stop the background tasks and the bus."""
+        self.broker.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()

@@ -1,0 +1,26 @@
+"""A DataLoader that loads a batch of keys with one read query."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
+
+
+class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
+    """Loads many keys with one `fetch(conn, keys) -> {key: value}`; a missing key gives `missing`."""
+
+    def __init__(self, engine: AsyncEngine, fetch: Fetch[K, V], missing: Any = None) -> None:
+        super().__init__()
+        self._engine, self._fetch, self._missing = engine, fetch, missing
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
+        async with self._engine.connect() as conn:
+            found = await self._fetch(conn, keys)
+        return [found.get(key, self._missing) for key in keys]

@@ -1,0 +1,74 @@
+"""Read-through caching of directory entries (referees, teams, venues) by id.
+
+Entries are invalidated by the events that change them, on every instance (the
+broker calls `invalidate`), and expire after a TTL in case an invalidation is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.cache.port import Cache
+from app.domain.directory import Referee, Team, Venue
+from app.events.envelope import Envelope
+from app.loaders.batch import BatchLoader, Fetch
+
+_FIELDS = {
+    "referee": ("name", "club", "version"),
+    "team": ("name", "club"),
+    "venue": ("name", "street", "zip", "city", "telephone", "email"),
+}
+_TYPES: dict[str, Any] = {"referee": Referee, "team": Team, "venue": Venue}
+# Events after which a cached entry may be stale: (kind, payload key of the id).
+_INVALIDATING = {
+    "RefereeCreated": ("referee", "referee_id"),
+    "RefereeClubChanged": ("referee", "referee_id"),
+    "TeamCreated": ("team", "team_id"),
+    "VenueCreated": ("venue", "venue_id"),
+}
+
+
+def cache_key(kind: str, id: UUID) -> str:
+    return f"{kind}:{id}"
+
+
+def _encode(kind: str, value: Any) -> dict[str, Any]:
+    data = asdict(value)
+    return {field: data[field] for field in _FIELDS[kind]}
+
+
+def _decode(kind: str, id: UUID, data: dict[str, Any]) -> Any:
+    return _TYPES[kind](id, **data)
+
+
+class CachedLoader(BatchLoader[UUID, Any]):
+    def __init__(self, engine: AsyncEngine, fetch: Fetch[UUID, Any], cache: Cache, kind: str, ttl: float) -> None:
+        super().__init__(engine, fetch)
+        self._store, self._kind, self._ttl = cache, kind, ttl
+
+    async def batch_load_fn(self, keys: Sequence[UUID]) -> list[Any]:
+        hits = await self._store.get_many([cache_key(self._kind, k) for k in keys])
+        found = {k: _decode(self._kind, k, hit) for k in keys if (hit := hits.get(cache_key(self._kind, k))) is not None}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            loaded = [v for v in await super().batch_load_fn(missing) if v is not None]
+            await self._store.set_many({cache_key(self._kind, v.id): _encode(self._kind, v) for v in loaded}, self._ttl)
+            found.update((v.id, v) for v in loaded)
+        return [found.get(k) for k in keys]
+
+
+def invalidator(cache: Cache) -> Callable[[Envelope], Awaitable[None]]:
+    """A broker listener that drops the cached entry an event makes stale."""
+
+    async def invalidate(event: Envelope) -> None:
+        target = _INVALIDATING.get(event.type)
+        if target is not None:
+            kind, id_key = target
+            await cache.delete([cache_key(kind, UUID(event.payload[id_key]))])
+
+    return invalidate
