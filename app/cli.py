@@ -16,6 +16,9 @@ from app.config import Settings
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    if args.workers > 1 and not settings.redis_url:
+        # Workers share events and cache invalidations only through Redis.
+        raise SystemExit("--workers > 1 needs WHISTLE_REDIS_URL: workers share events and the cache through Redis")
     host = args.host or settings.host
     port = args.port or settings.port
     # Worker processes build their settings from the environment: pass the overrides on.

@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -43,6 +45,7 @@ def create_app(settings: Settings) -> Starlette:
     cache = create_cache(settings)
     events.broker.add_listener(invalidator(cache))
     deps = ServiceDeps(engine, calendar, after_commit=events.relay.wake)
+    redis_probe = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1) if settings.redis_url else None
     graphql = GraphQLEndpoint(build_schema(), deps, settings, events.broker, cache, graphql_ide="graphiql")
 
     @asynccontextmanager
@@ -54,6 +57,8 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await events.stop()
             await cache.close()
+            if redis_probe is not None:
+                await redis_probe.aclose()
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -61,6 +66,8 @@ def create_app(settings: Settings) -> Starlette:
 
     async def readyz(request: Request) -> JSONResponse:
         checks = {"database": await _database_ready(engine)}
+        if redis_probe is not None:
+            checks["redis"] = await _redis_ready(redis_probe)
         ready = all(checks.values())
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
@@ -95,6 +102,14 @@ async def _database_ready(engine: AsyncEngine) -> bool:
         return await migrate.is_current(engine)
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         log.warning("readiness check failed", exc_info=True)
+        return False
+
+
+async def _redis_ready(redis: Redis) -> bool:
+    try:
+        return bool(await redis.ping())
+    except (RedisError, OSError):
+        log.warning("readiness check: Redis unreachable")
         return False
 
 

@@ -78,7 +78,9 @@ class OutboxRelay:
         try:
             while True:
                 try:
-                    while await self.publish_pending() == self._batch_size:
+                    # Until nothing is left: a short batch does not mean the end, since
+                    # only the oldest unpublished event of each aggregate is claimable.
+                    while await self.publish_pending():
                         pass
                     backoff = 0.0
                 except BusUnavailable as error:

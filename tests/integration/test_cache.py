@@ -52,7 +52,9 @@ async def _require_redis(url: str) -> None:
         try:
             await client.ping()
         except (RedisError, OSError) as error:
-            _redis_unavailable = f"cannot reach {url!r} ({type(error).__name__}: {error}); start it or set WHISTLE_TEST_REDIS_URL"
+            _redis_unavailable = (
+                f"cannot reach {url!r} ({type(error).__name__}: {error}); start it or set WHISTLE_TEST_REDIS_URL"
+            )
         finally:
             await client.aclose()
     if _redis_unavailable is not None:
