@@ -55,6 +55,36 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, gt=0, description="Database connections per worker (PostgreSQL).")
 
+    # --- security (auth, limits, production defaults) ---------------------------------
+    auth: Literal["dev", "jwt"] | None = Field(
+        None, description="dev: every request is ADMIN unless it carries a token; jwt: tokens required "
+        "(default: dev, except jwt when WHISTLE_ENV=production)."
+    )
+    jwt_jwks_url: str | None = Field(None, description="JWKS URL of the identity provider (e.g. a Keycloak realm's certs).")
+    jwt_issuer: str | None = Field(None, description="Required `iss` of tokens.")
+    jwt_audience: str | None = Field(None, description="Required `aud` of tokens.")
+    jwt_algorithms: str = Field("RS256,ES256", description="Accepted signature algorithms (asymmetric only).")
+    jwt_roles_claim: str = Field("realm_access.roles", description="Dotted path of the roles list in a token.")
+    jwt_referee_claim: str = Field("referee_id", description="Dotted path of the referee id in a REFEREE token.")
+    jwt_leeway_seconds: int = Field(30, ge=0, le=30, description="Clock skew tolerated on exp/nbf/iat.")
+    jwt_local_keys: str | None = Field(
+        None, description="Directory of a local key pair (created when missing) for `whistle token` and /.well-known/jwks.json."
+    )
+    cors_origins: str = Field("", description="Comma-separated origins allowed for CORS and cookie-authenticated mutations.")
+    max_depth: int = Field(10, gt=0, description="Deepest selection nesting an operation may have.")
+    max_aliases: int = Field(15, gt=0, description="Aliases per operation, counted through fragments.")
+    max_tokens: int = Field(1000, gt=0, description="Lexical tokens per operation.")
+    max_query_length: int = Field(15_000, gt=0, description="Characters of query text.")
+    max_body_bytes: int = Field(1_000_000, gt=0, description="Bytes of an HTTP request body.")
+    max_directives: int = Field(50, gt=0, description="Directives per operation.")
+    max_fields: int = Field(200, gt=0, description="Selected fields per operation, counted through fragments.")
+    max_cost: int = Field(5000, gt=0, description="Estimated cost: list fields multiply by their `first` or a default size.")
+    execution_timeout_seconds: float = Field(10, gt=0, description="Longest an operation may run.")
+    statement_timeout_ms: int = Field(5000, gt=0, description="PostgreSQL statement_timeout.")
+    rate_limit_points: int = Field(
+        600, ge=0, description="Points per identity per minute (query 1, mutation 5); 0 turns rate limiting off."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -63,6 +93,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown IANA time zone {value!r}") from error
         return value
+
+    @property
+    def auth_mode(self) -> str:
+        return self.auth or ("jwt" if self.env == "production" else "dev")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
 
     @property
     def is_sqlite(self) -> bool:
