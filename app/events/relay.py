@@ -101,8 +101,12 @@ class OutboxRelay:
                 await listener
 
     async def _sleep(self) -> None:
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives
+        # while the wake-up is already done (cpython gh-86296), and the relay then never
+        # stops (the lifespan shutdown hung after a commit right before it).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _listen(self) -> None:
