@@ -3,7 +3,8 @@ WORKDIR /srv/whistle
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install --no-cache-dir .
+# The otel extra: tracing turns on when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+RUN pip install --no-cache-dir '.[otel]'
 ENV WHISTLE_HOST=0.0.0.0 WHISTLE_PORT=8000
 EXPOSE 8000
 CMD ["sh", "-c", "whistle migrate && whistle serve"]

@@ -1,4 +1,4 @@
-"""`whistle serve | migrate | seed | relay | schema`."""
+"""`whistle serve | migrate | seed | relay | schema | token`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Sequence
 
 from app.config import Settings
+from app.observability import logging_config
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
@@ -19,11 +21,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if args.workers > 1 and not settings.redis_url:
         # Workers share events and cache invalidations only through Redis.
         raise SystemExit("--workers > 1 needs WHISTLE_REDIS_URL: workers share events and the cache through Redis")
+    from app.security.authn import AuthConfigError, check_auth_settings
+
+    try:
+        check_auth_settings(settings)  # refuse here, with a clear message instead of a traceback per worker
+    except AuthConfigError as error:
+        raise SystemExit(f"whistle: {error}") from None
     host = args.host or settings.host
     port = args.port or settings.port
     # Worker processes build their settings from the environment: pass the overrides on.
     os.environ["WHISTLE_HOST"], os.environ["WHISTLE_PORT"] = host, str(port)
-    print(f"Whistle: GraphiQL at http://{host}:{port}/graphql", flush=True)
+    if settings.is_production:
+        print(f"Whistle: GraphQL at http://{host}:{port}/graphql (production: no GraphiQL, no introspection)", flush=True)
+    else:
+        print(f"Whistle: GraphiQL at http://{host}:{port}/graphql", flush=True)
     uvicorn.run(
         "app.server:app_from_environment",
         factory=True,
@@ -31,7 +42,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         port=port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
-        access_log=False,
+        log_config=logging_config(settings),  # every worker logs like the CLI (JSON in production)
+        access_log=False,  # whistle.access logs each GraphQL operation instead
+        # SIGTERM: stop accepting, let in-flight operations (bounded by the execution timeout) finish.
+        timeout_graceful_shutdown=settings.execution_timeout_seconds + 5,
     )
 
 
@@ -84,6 +98,31 @@ async def _relay(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _token(settings: Settings, args: argparse.Namespace) -> None:
+    """Print a token signed with the local key pair (WHISTLE_JWT_LOCAL_KEYS), for trying the jwt mode."""
+    from datetime import timedelta
+    from uuid import UUID
+
+    from app.security.authn import AuthConfigError, mint_local_token
+    from app.security.identity import Role
+
+    role = Role(args.role)
+    referee_id = None
+    if args.referee_id is not None:
+        try:
+            referee_id = UUID(args.referee_id)
+        except ValueError:
+            raise SystemExit(f"whistle token: --referee-id {args.referee_id!r} is not a UUID") from None
+    if role is Role.REFEREE and referee_id is None:
+        raise SystemExit("whistle token: a REFEREE token needs --referee-id ID (the referee it is bound to)")
+    if args.ttl <= 0:
+        raise SystemExit("whistle token: --ttl must be positive")
+    try:
+        print(mint_local_token(settings, role, referee_id, timedelta(seconds=args.ttl)))
+    except AuthConfigError as error:
+        raise SystemExit(f"whistle token: {error}") from None
+
+
 def _schema() -> None:
     from app.schema import build_schema
 
@@ -101,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("seed", help="load the demo data (idempotent)")
     commands.add_parser("relay", help="run the outbox relay alone (publishes committed events)")
     commands.add_parser("schema", help="print the GraphQL SDL")
+    token = commands.add_parser("token", help="print an access token signed with the local keys (WHISTLE_JWT_LOCAL_KEYS)")
+    token.add_argument("--role", required=True, choices=["ADMIN", "REFEREE"], help="the token's role")
+    token.add_argument("--referee-id", help="the referee a REFEREE token is bound to (a UUID)")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds the token is valid (default 28800, 8 h)")
     return parser
 
 
@@ -110,11 +153,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         _schema()
         return
     settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.config.dictConfig(logging_config(settings))
     if args.command == "serve":
         _serve(settings, args)
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
+    elif args.command == "token":
+        _token(settings, args)
     elif args.command == "seed":
         asyncio.run(_seed(settings))
     elif args.command == "relay":

@@ -18,7 +18,7 @@ EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./whistle.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WHISTLE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="WHISTLE_", frozen=True, populate_by_name=True)
 
     database_url: str = Field(
         EMBEDDED_DATABASE_URL,
@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     )
     env: Literal["development", "production"] = Field("development", description="Deployment environment.")
     log_level: str = Field("INFO", description="Root log level.")
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="Log lines as JSON objects or as text (default: json in production, text otherwise)."
+    )
+    otel_endpoint: str | None = Field(
+        None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="OTLP/HTTP collector base URL (the standard OTEL_EXPORTER_OTLP_ENDPOINT); set: traces are exported.",
+    )
+    otel_field_spans: bool = Field(
+        False, description="A span per resolved field too (costly; operation, SQL and DataLoader spans are always on)."
+    )
     redis_url: str | None = Field(
         None, description="Redis for the event bus (Streams) and the cache; unset: in-process bus and cache."
     )

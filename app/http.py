@@ -4,6 +4,8 @@ answers to malformed requests (a JSON 400 with code BAD_REQUEST instead of text)
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -13,34 +15,108 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.cache.port import Cache
 from app.config import Settings
+from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.loaders import Loaders
 from app.repos.engine import read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
+from app.security.authn import Authentication, Authenticator
+from app.security.ratelimit import RateLimiter, charge
+from app.security.ws import LegacyWSHandler
 from app.services.deps import ServiceDeps
 
 
-def bad_request(message: str, status_code: int = 400) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}, status_code)
+def bad_request(message: str, status_code: int = 400, reason: str | None = None) -> JSONResponse:
+    extensions = {"code": "BAD_REQUEST"} if reason is None else {"code": "BAD_REQUEST", "reason": reason}
+    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code)
+
+
+class RateLimited(Exception):
+    """The caller has spent its points of this minute (app.security.ratelimit)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+def too_many_requests(retry_after: int) -> JSONResponse:
+    message = f"Too many requests: this minute's budget is spent; retry in {retry_after} s."
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}]},
+        429,
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the `max_body_bytes` setting."""
+
+
+def limited_receive(receive: Receive, max_bytes: int) -> Receive:
+    """`receive` that raises BodyTooLarge as soon as the body has grown past `max_bytes`
+    (whatever Content-Length said, e.g. for a chunked body)."""
+    received = 0
+
+    async def receive_limited() -> Any:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge
+        return message
+
+    return receive_limited
+
+
+def _declared_length(request: Request) -> int:
+    """The Content-Length header (0 when absent or not a number; the body is counted anyway)."""
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() else 0
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
+    graphql_ws_handler_class = LegacyWSHandler  # graphql-ws with the connection_init timeout
+
     def __init__(
-        self, schema: Any, deps: ServiceDeps, settings: Settings, broker: Broker, cache: Cache, **kwargs: Any
+        self,
+        schema: Any,
+        deps: ServiceDeps,
+        settings: Settings,
+        broker: Broker,
+        cache: Cache,
+        authenticator: Authenticator | None = None,
+        rate_limiter: RateLimiter | None = None,
+        tracer: Any = None,
+        **kwargs: Any,
     ) -> None:
+        # A socket must authenticate in connection_init within 10 s; the legacy protocol is off in production.
+        kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=10))
+        if settings.is_production:
+            kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        # WebSocket handshakes from these pages are accepted (Strawberry refuses other cross-site ones).
+        kwargs.setdefault("allowed_origins", [o.strip() for o in settings.cors_origins.split(",") if o.strip()])
         super().__init__(schema, **kwargs)
+        self._auth = authenticator or Authenticator.from_settings(settings)
+        self._rate_limiter, self._tracer = rate_limiter, tracer
         self._deps = deps
         self._broker = broker
         self._cache, self._cache_ttl = cache, settings.cache_ttl_seconds
         self._read_engine = read_only(deps.engine)
+        self._max_body_bytes = settings.max_body_bytes
         secret = settings.cursor_secret or f"whistle-cursor:{settings.database_url}"
         self._cursors = CursorCodec(hashlib.sha256(secret.encode()).digest())
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        # HTTP: each request authenticates; a WebSocket authenticates in connection_init (on_ws_connect).
+        auth = Authentication(identity=None) if isinstance(request, WebSocket) else await self._auth.http(request)
         return Context(
             deps=self._deps,
             loaders=self._new_loaders(),
@@ -49,19 +125,54 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             broker=self._broker,
             request=request,
             response=response,
+            identity=auth.identity,
+            auth_error=auth.error,
+            csrf_error=auth.csrf_error,
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate connection_init (`{"token": ...}` / `{"authorization": "Bearer ..."}`, else
+        the handshake's header or cookie); a refused one closes the socket with 4403."""
+        try:
+            context.identity = await self._auth.websocket(context.request, context.connection_params)
+        except DomainError as error:
+            raise ConnectionRejectionError({"message": error.message, "extensions": error.extensions()}) from None
+        return UNSET
+
     def _new_loaders(self) -> Loaders:
-        return Loaders(self._read_engine, self._cache, self._cache_ttl)
+        return Loaders(self._read_engine, self._cache, self._cache_ttl, tracer=self._tracer)
+
+    async def execute_operation(
+        self, request: Any, request_adapter: Any, request_data: Any, context: Any, **kwargs: Any
+    ) -> Any:
+        """Charge the caller's rate-limit budget (query 1, mutation 5) before anything runs."""
+        if self._rate_limiter is not None and not isinstance(request_data, list):
+            retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
+            if retry_after is not None:
+                raise RateLimited(retry_after)
+        return await super().execute_operation(
+            request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive=limited_receive(receive, self._max_body_bytes))
         try:
-            response = await self.run(Request(scope, receive=receive))
+            if _declared_length(request) > self._max_body_bytes:
+                raise BodyTooLarge  # refused before reading the body
+            response = await self.run(request)
         except HTTPException as error:
             response = bad_request(error.reason, error.status_code)
+        except RateLimited as refused:
+            response = too_many_requests(refused.retry_after)
+        except BodyTooLarge:
+            response = bad_request(
+                f"The request body is larger than {self._max_body_bytes} bytes; send a smaller request.",
+                413,
+                reason="BODY_LIMIT",
+            )
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -70,5 +181,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raise HTTPException(400, "The request body must be a JSON object with a `query`.")
         return parsed
 
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict JSON (HTTP bodies, GET parameters, WebSocket messages): a lone surrogate
+        ("\\ud800") is malformed JSON here, never text that later fails to be stored or sent."""
+        return orjson.loads(data)
+
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # text orjson refuses (a lone surrogate): escaped instead of a 500
+            return json.dumps(data, separators=(",", ":")).encode()

@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
@@ -24,10 +27,13 @@ from app.domain.calendar import LeagueCalendar
 from app.events.runtime import EventRuntime
 from app.http import GraphQLEndpoint
 from app.loaders.cached import invalidator
+from app.observability import REQUEST_ID_HEADER, Observability, RequestIdMiddleware
 from app.repos import migrate
 from app.repos import reads
 from app.repos.engine import create_engine
 from app.schema import build_schema
+from app.security.authn import Authenticator
+from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
 from app.services.deps import ServiceDeps
 
@@ -38,18 +44,38 @@ def create_cache(settings: Settings) -> Cache:
     return RedisCache(settings.redis_url) if settings.redis_url else MemoryCache()
 
 
-def create_app(settings: Settings) -> Starlette:
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
+    """The application; `tracer_provider` (an OpenTelemetry TracerProvider) turns tracing on
+    without OTEL_EXPORTER_OTLP_ENDPOINT, e.g. with an in-memory exporter in tests."""
+    authenticator = Authenticator.from_settings(settings)  # refuses unsafe or incomplete auth settings
+    engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, statement_timeout_ms=settings.statement_timeout_ms
+    )
     calendar = LeagueCalendar(settings.zone, settings.slot_length)
     events = EventRuntime(engine, calendar, settings)
     cache = create_cache(settings)
     events.broker.add_listener(invalidator(cache))
     deps = ServiceDeps(engine, calendar, after_commit=events.relay.wake)
     redis_probe = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1) if settings.redis_url else None
-    graphql = GraphQLEndpoint(build_schema(), deps, settings, events.broker, cache, graphql_ide="graphiql")
+    observability = Observability(settings, engine, tracer_provider)
+    rate_limiter = create_rate_limiter(settings)
+    graphql = GraphQLEndpoint(
+        build_schema(settings, observers=observability.observers),
+        deps,
+        settings,
+        events.broker,
+        cache,
+        authenticator=authenticator,
+        rate_limiter=rate_limiter,
+        tracer=observability.tracer,
+        # Production: no GraphiQL page, and queries only over POST (mutations never go over GET).
+        graphql_ide=None if settings.is_production else "graphiql",
+        allow_queries_via_get=not settings.is_production,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _warn_about_auth(settings)
         await _prepare_database(engine, deps, settings)
         await events.start()
         try:
@@ -57,6 +83,9 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await events.stop()
             await cache.close()
+            if rate_limiter is not None:
+                await rate_limiter.close()
+            observability.shutdown()
             if redis_probe is not None:
                 await redis_probe.aclose()
             await engine.dispose()
@@ -77,7 +106,50 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    if authenticator.local_keys is not None:
+        jwks = authenticator.local_keys.jwks()
+
+        async def jwks_json(request: Request) -> JSONResponse:
+            return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
+
+        routes.append(Route("/.well-known/jwks.json", jwks_json))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    """Request ids on everything; CORS for the configured origins only (none: no CORS headers)."""
+    middleware = [Middleware(RequestIdMiddleware)]
+    origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+    if origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type", REQUEST_ID_HEADER],
+                expose_headers=[REQUEST_ID_HEADER, "retry-after"],
+                allow_credentials="*" not in origins,  # the access_token cookie, from listed origins only
+                max_age=600,
+            )
+        )
+    return middleware
+
+
+def _warn_about_auth(settings: Settings) -> None:
+    if settings.auth_mode == "dev":
+        lines = [
+            "WHISTLE_AUTH=dev: EVERY REQUEST WITHOUT A TOKEN ACTS AS ADMIN.",
+            "For local development only: set WHISTLE_AUTH=jwt for anything others can reach.",
+        ]
+        if settings.host not in ("127.0.0.1", "localhost", "::1"):
+            lines.append(f"AND WHISTLE_HOST={settings.host} IS NOT LOOPBACK: whoever reaches it is ADMIN.")
+        banner = "!" * 78
+        log.warning("\n".join([banner, *(f"!!  {line}" for line in lines), banner]))
+    if settings.jwt_local_keys and settings.is_production:
+        log.warning(
+            "WHISTLE_JWT_LOCAL_KEYS is set in production: tokens minted by `whistle token` with the keys in %s are accepted",
+            settings.jwt_local_keys,
+        )
 
 
 async def _prepare_database(engine: AsyncEngine, deps: ServiceDeps, settings: Settings) -> None:

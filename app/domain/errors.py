@@ -34,6 +34,18 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class Unauthenticated(DomainError):
+    """No credentials, or credentials that do not prove who is calling (reasons TOKEN_*)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(DomainError):
+    """Known caller, but its role may not do this (reasons ADMIN_ONLY, NOT_OWN_REFEREE, ...)."""
+
+    code = "FORBIDDEN"
+
+
 class ConcurrentUpdate(Conflict):
     def __init__(self, what: str) -> None:
         super().__init__("CONCURRENT_UPDATE", f"The {what} was changed by someone else meanwhile; reload and retry.")

@@ -12,6 +12,14 @@ TELEPHONE_MAX = 50
 EMAIL_MAX = 254
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Characters no database column can hold: NUL (PostgreSQL refuses it) and unpaired surrogates.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str, field: str) -> str:
+    if _UNSTORABLE.search(text):
+        raise InvalidInput("INVALID_TEXT", f"{field} must not contain NUL characters or unpaired surrogates.")
+    return text
 
 
 def required_text(value: str, field: str, limit: int = NAME_MAX) -> str:
@@ -21,7 +29,7 @@ def required_text(value: str, field: str, limit: int = NAME_MAX) -> str:
         raise InvalidInput("INVALID_TEXT", f"{field} must not be blank.")
     if len(text) > limit:
         raise InvalidInput("INVALID_TEXT", f"{field} must be at most {limit} characters (got {len(text)}).")
-    return text
+    return _storable(text, field)
 
 
 def optional_text(value: str | None, field: str, limit: int) -> str | None:
@@ -36,6 +44,6 @@ def optional_email(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     email = value.strip()
-    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
+    if _UNSTORABLE.search(email) or len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
         raise InvalidInput("INVALID_EMAIL", f"{email[:60]!r} is not an email address like name@example.org.")
     return email

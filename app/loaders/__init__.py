@@ -30,8 +30,9 @@ def _notifications_fetch(
 class Loaders:
     """The loaders of one request (or of one subscription event): never shared longer."""
 
-    def __init__(self, read_engine: AsyncEngine, cache: Cache, cache_ttl: float = 300) -> None:
+    def __init__(self, read_engine: AsyncEngine, cache: Cache, cache_ttl: float = 300, tracer: Any = None) -> None:
         self.engine = e = read_engine
+        self._tracer = tracer  # an OpenTelemetry tracer when tracing is on: a span per batch
         # Directory entries change rarely and are read everywhere: read through the cache.
         self.referee: BatchLoader[UUID, Referee] = CachedLoader(e, reads.referees_by_ids, cache, "referee", cache_ttl)
         self.team: BatchLoader[UUID, Team] = CachedLoader(e, reads.teams_by_ids, cache, "team", cache_ttl)
@@ -50,12 +51,19 @@ class Loaders:
             e, reads.assignments_by_referee, missing=[]
         )
         self._notifications: dict[tuple[bool, int], BatchLoader[UUID, list[NotificationRecord]]] = {}
+        if tracer is not None:
+            for name, loader in vars(self).items():
+                if isinstance(loader, BatchLoader):
+                    loader.trace_with(tracer, name)
 
     def notifications(self, unread_only: bool, limit: int) -> BatchLoader[UUID, list[NotificationRecord]]:
         """One loader per (unreadOnly, first) pair, so referees in a list share a statement."""
         key = (unread_only, limit)
         if key not in self._notifications:
-            self._notifications[key] = BatchLoader(self.engine, _notifications_fetch(unread_only, limit), missing=[])
+            loader = BatchLoader(self.engine, _notifications_fetch(unread_only, limit), missing=[])
+            if self._tracer is not None:
+                loader.trace_with(self._tracer, "notifications")
+            self._notifications[key] = loader
         return self._notifications[key]
 
     async def read(self, fetch: Callable[..., Awaitable[V]], *args: Any) -> V:

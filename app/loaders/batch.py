@@ -20,6 +20,12 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
         super().__init__()
         self._engine, self._fetch, self._missing = engine, fetch, missing
 
+    def trace_with(self, tracer: Any, name: str) -> None:
+        """Each batch in a span of `tracer` (app.tracing); a loader never told costs nothing extra."""
+        from app.tracing import traced_batch
+
+        self.batch_load_fn = traced_batch(tracer, name, self.batch_load_fn)  # type: ignore[method-assign]
+
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
         async with self._engine.connect() as conn:
             found = await self._fetch(conn, keys)

@@ -13,12 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 WRITE = "whistle_write"
 
 
-def create_engine(url: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int = 10, echo: bool = False, statement_timeout_ms: int | None = None
+) -> AsyncEngine:
+    """`statement_timeout_ms`: PostgreSQL's statement_timeout on every connection (the
+    server sets it; None keeps the database's default). SQLite has no such setting."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo)
         _tune_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    connect_args: dict[str, Any] = {}
+    if statement_timeout_ms is not None:
+        connect_args["server_settings"] = {"statement_timeout": str(statement_timeout_ms)}
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, connect_args=connect_args
+    )
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:

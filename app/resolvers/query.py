@@ -31,6 +31,7 @@ from app.schema.types import (
     load_team,
     load_venue,
 )
+from app.security.policy import Policy
 from app.services.assignments import validate_staged_assignments
 
 PAGE_MAX = 500
@@ -42,33 +43,34 @@ def _optional_id(value: strawberry.ID | None, argument: str) -> UUID | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="All referees, by name (case-insensitive), then id.")
+    @strawberry.field(permission_classes=[Policy], description="All referees, by name (case-insensitive), then id.")
     async def referees(self, info: Info) -> list[Referee]:
         found = await info.context.loaders.read(reads.all_referees)
         info.context.loaders.prime_referees(found)
         return [Referee.from_domain(r) for r in found]
 
-    @strawberry.field(description="The referee with this id; null when unknown.")
+    @strawberry.field(permission_classes=[Policy], description="The referee with this id; null when unknown.")
     async def referee(self, info: Info, id: strawberry.ID) -> Referee | None:
         return await load_referee(info, parse_id(id))
 
-    @strawberry.field(description="All teams, by name, then id.")
+    @strawberry.field(permission_classes=[Policy], description="All teams, by name, then id.")
     async def teams(self, info: Info) -> list[Team]:
         return [Team.from_domain(t) for t in await info.context.loaders.read(reads.all_teams)]
 
-    @strawberry.field(description="The team with this id; null when unknown.")
+    @strawberry.field(permission_classes=[Policy], description="The team with this id; null when unknown.")
     async def team(self, info: Info, id: strawberry.ID) -> Team | None:
         return await load_team(info, parse_id(id))
 
-    @strawberry.field(description="All venues, by name, then id.")
+    @strawberry.field(permission_classes=[Policy], description="All venues, by name, then id.")
     async def venues(self, info: Info) -> list[Venue]:
         return [Venue.from_domain(v) for v in await info.context.loaders.read(reads.all_venues)]
 
-    @strawberry.field(description="The venue with this id; null when unknown.")
+    @strawberry.field(permission_classes=[Policy], description="The venue with this id; null when unknown.")
     async def venue(self, info: Info, id: strawberry.ID) -> Venue | None:
         return await load_venue(info, parse_id(id))
 
     @strawberry.field(
+        permission_classes=[Policy],
         description=(
             "Fixtures ordered by (date, id); `from` inclusive, `to` exclusive; first 1..500. "
             "teamId: the team plays home or away; refereeId: the referee holds a staged or committed assignment."
@@ -109,22 +111,22 @@ class Query:
             filter=where,
         )
 
-    @strawberry.field(description="The fixture with this id; null when unknown.")
+    @strawberry.field(permission_classes=[Policy], description="The fixture with this id; null when unknown.")
     async def fixture(self, info: Info, id: strawberry.ID) -> Fixture | None:
         return await load_fixture(info, parse_id(id))
 
-    @strawberry.field(description="All assignments, by fixture date, then role.")
+    @strawberry.field(permission_classes=[Policy], description="All assignments, by fixture date, then role.")
     async def assignments(
         self, info: Info, status: AssignmentStatusEnum | None = strawberry.UNSET
     ) -> list[Assignment]:
         records = await info.context.loaders.read(reads.all_assignments, given(status))
         return [Assignment.from_record(r) for r in records]
 
-    @strawberry.field(description="Whether referees may declare and withdraw availability now.")
+    @strawberry.field(permission_classes=[Policy], description="Whether referees may declare and withdraw availability now.")
     async def availability_lock(self, info: Info) -> AvailabilityLock:
         return AvailabilityLock.from_domain(await info.context.loaders.read(reads.current_lock))
 
-    @strawberry.field(description="Checks every STAGED assignment as a commit would; changes nothing.")
+    @strawberry.field(permission_classes=[Policy], description="Checks every STAGED assignment as a commit would; changes nothing.")
     async def validate_assignments(self, info: Info) -> AssignmentValidation:
         problems = await validate_staged_assignments(info.context.deps)
         return AssignmentValidation(

@@ -8,10 +8,12 @@ from typing import Any
 
 import strawberry
 
+from app.domain.errors import DomainError
 from app.events.broker import Broker, Wants
 from app.events.envelope import Envelope
 from app.loaders import Loaders
 from app.schema.cursors import CursorCodec
+from app.security.identity import Identity
 from app.services.deps import ServiceDeps
 
 
@@ -24,6 +26,11 @@ class Context:
     broker: Broker | None = None
     request: Any = None
     response: Any = None
+    # Who is calling (None: anonymous), or why the credentials were refused; see app.security.
+    identity: Identity | None = None
+    auth_error: DomainError | None = None
+    csrf_error: DomainError | None = None  # set when this request's mutations would be CSRF
+    connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
 
     async def events(self, wants: Wants) -> AsyncIterator[Envelope]:
         """The events a subscription wants, as they arrive on this instance.

@@ -10,6 +10,7 @@ as INTERNAL_SERVER_ERROR with a correlation id that is also in the log line.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,8 +19,18 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from app.domain.errors import DomainError
+from app.schema.limits import STATEMENT_TIMEOUT_MESSAGE, is_statement_timeout
 
 log = logging.getLogger("whistle.errors")
+
+# graphql-core's hints (" Did you mean 'x', 'y', or 'z'?", " Did you mean to use an inline
+# fragment on 'T'?"): names never contain "?", so a hint ends at the first one.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """`message` without graphql-core's "Did you mean ...?" hints (they reveal the schema)."""
+    return _SUGGESTION.sub("", message)
 
 
 def _rebuilt(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
@@ -54,6 +65,9 @@ def classify(error: GraphQLError, executed: bool) -> GraphQLError:
         return _rebuilt(error, error.message, {"code": "GRAPHQL_VALIDATION_FAILED"})
     if error.path is None and (original is None or isinstance(original, GraphQLError)):
         return _rebuilt(error, error.message, {"code": "BAD_USER_INPUT", "reason": "INVALID_VARIABLE"})
+    if is_statement_timeout(original):
+        log.warning("a database statement timed out in %s", ".".join(map(str, error.path or ())) or "operation")
+        return _rebuilt(error, STATEMENT_TIMEOUT_MESSAGE, {"code": "TIMEOUT", "reason": "STATEMENT_TIMEOUT"})
     return _masked(error)
 
 
@@ -76,8 +90,9 @@ def _masked(error: GraphQLError) -> GraphQLError:
 class ContractErrors(SchemaExtension):
     """Rewrites the errors of every operation with `classify`."""
 
-    def __init__(self, *, execution_context: Any = None) -> None:
+    def __init__(self, *, execution_context: Any = None, hide_suggestions: bool = False) -> None:
         self._executed = False
+        self._hide_suggestions = hide_suggestions  # production: no "Did you mean ...?" in any message
 
     def on_execute(self) -> Iterator[None]:
         self._executed = True
@@ -96,3 +111,6 @@ class ContractErrors(SchemaExtension):
     def _classify(self, result: Any) -> None:
         if result is not None and getattr(result, "errors", None):
             result.errors = [classify(e, self._executed) for e in result.errors]
+            if self._hide_suggestions:
+                for error in result.errors:
+                    error.message = without_suggestions(error.message)

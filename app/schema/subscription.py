@@ -18,6 +18,7 @@ from app.repos import reads
 from app.schema.context import Info
 from app.schema.ids import given, parse_id
 from app.schema.types import Assignment, AssignmentCommit, Fixture, Notification, load_fixture, load_referee
+from app.security.policy import Policy
 
 
 @strawberry.enum(description="What happened to a fixture.")
@@ -78,12 +79,12 @@ async def _live(info: Info, wants: Wants) -> AsyncIterator[Envelope]:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Every commit of staged assignments.")
+    @strawberry.subscription(permission_classes=[Policy], description="Every commit of staged assignments.")
     async def assignments_committed(self, info: Info) -> AsyncGenerator[AssignmentCommit, None]:
         async for event in _live(info, lambda e: e.type == "AssignmentsCommitted"):
             yield _commit(event)
 
-    @strawberry.subscription(description="Changes to one fixture, or to every fixture without an id.")
+    @strawberry.subscription(permission_classes=[Policy], description="Changes to one fixture, or to every fixture without an id.")
     async def fixture_changed(
         self, info: Info, fixture_id: strawberry.ID | None = strawberry.UNSET
     ) -> AsyncGenerator[FixtureChange, None]:
@@ -100,7 +101,7 @@ class Subscription:
             if fixture is not None:
                 yield FixtureChange(kind=_CHANGE_KINDS[event.type], fixture=fixture, at=event.created_at)
 
-    @strawberry.subscription(description="The referee's new notifications, live.")
+    @strawberry.subscription(permission_classes=[Policy], description="The referee's new notifications, live.")
     async def notifications(self, info: Info, referee_id: strawberry.ID) -> AsyncGenerator[Notification, None]:
         referee = parse_id(referee_id, "refereeId")
         if await load_referee(info, referee) is None:

@@ -31,6 +31,7 @@ from app.schema.enums import (
     RefereeRoleEnum,
 )
 from app.schema.ids import given, parse_id_or_none
+from app.security.policy import Policy
 
 NOTIFICATIONS_MAX = 200
 T = TypeVar("T")
@@ -74,7 +75,7 @@ class Referee:
         records = await info.context.loaders.referee_assignments.load(self.uid)
         return [Assignment.from_record(r) for r in records if wanted is None or r.status is wanted]
 
-    @strawberry.field(description="Newest first; `first` is 1..200.")
+    @strawberry.field(permission_classes=[Policy], description="Newest first; `first` is 1..200.")
     async def notifications(
         self, info: Info, unread_only: bool | None = False, first: int | None = 50
     ) -> list[Notification]:
