@@ -4,21 +4,35 @@
 app's lifespan running around it (so start-up work happens as in production); `gql`
 posts GraphQL operations through it. The database is migrated by the `engine` fixture
 before the lifespan starts (PostgreSQL needs `whistle migrate` first; SQLite would
-migrate itself).
+migrate itself). `open_client(**overrides)` starts a further, independent app
+instance on the same database.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
 
 from app.config import Settings
 from app.server import create_app
 from tests.e2e.helpers import GraphQL
+
+OpenClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on a new app instance whose lifespan runs while the client is open."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://whistle.test") as http:
+            yield http
 
 
 @pytest.fixture
@@ -27,17 +41,18 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Starlette]:
-    """The application with its lifespan running (on a database `engine` migrated)."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+def open_client(settings: Settings, engine: AsyncEngine) -> OpenClient:
+    """`async with open_client(**settings_overrides) as http:` another app on the (migrated) database."""
+
+    def open_(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return running_app(settings.model_copy(update=overrides) if overrides else settings)
+
+    return open_
 
 
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://whistle.test") as http:
+async def client(open_client: OpenClient) -> AsyncIterator[httpx.AsyncClient]:
+    async with open_client() as http:
         yield http
 
 

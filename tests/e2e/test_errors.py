@@ -128,10 +128,9 @@ async def test_a_malformed_id_in_every_id_argument_is_invalid_id(gql: GraphQL, l
     for key in ["venueId", "teamHomeId", "teamAwayId"]:
         cases.append(("createFixture", create, {"i": {**good, key: bad}}))
     stage = "mutation($i: StageAssignmentInput!) { stageAssignment(input: $i) { role } }"
-    for key, value in [("fixtureId", fixture), ("refereeId", referee)]:
+    for key in ["fixtureId", "refereeId"]:  # the other id is real: only the malformed one can be the cause
         other = {"fixtureId": fixture, "refereeId": referee, "role": "FIRST"}
         cases.append(("stageAssignment", stage, {"i": {**other, key: bad}}))
-        assert value  # both ids are real: only the malformed one can be the cause
 
     for field, query, variables in cases:
         error = await league.refused(query, variables, "BAD_USER_INPUT", "INVALID_ID", field=field)
@@ -416,10 +415,14 @@ async def test_schedule_clashes_on_the_same_day_are_venue_busy_then_team_busy(gq
     await league.refused(create, new(south, e, b), "CONFLICT", "TEAM_BUSY", field="createFixture")
     # Both clash: the venue rule is reported first.
     await league.refused(create, new(north, a, e), "CONFLICT", "VENUE_BUSY", field="createFixture")
-    # Moving `later` onto DAY: its venue is free, but team c is not... then its venue is busy too.
+    # Moving `later` (South; teams c, d) onto DAY, where South hosts `third`: VENUE_BUSY;
+    # onto 05-16, where c plays at West: TEAM_BUSY.
     change_date = "mutation($f: ID!, $d: DateTime!) { changeFixtureDate(fixtureId: $f, date: $d) { id } }"
     third = await league.fixture(f"{DAY}T16:00:00Z", south, e, f)
+    await league.fixture("2026-05-16T14:00:00Z", west, c, f)
     await league.refused(change_date, {"f": later, "d": f"{DAY}T20:00:00Z"}, "CONFLICT", "VENUE_BUSY",
+                         field="changeFixtureDate")
+    await league.refused(change_date, {"f": later, "d": "2026-05-16T19:00:00+02:00"}, "CONFLICT", "TEAM_BUSY",
                          field="changeFixtureDate")
     change_venue = "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id } }"
     await league.refused(change_venue, {"f": third, "v": north}, "CONFLICT", "VENUE_BUSY", field="changeFixtureVenue")

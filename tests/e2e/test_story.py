@@ -7,6 +7,8 @@ cancellation, then every Query field of the contract, nested fields included.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from tests.e2e.helpers import GraphQL, assert_refused
@@ -94,6 +96,33 @@ async def fixture_state(gql: GraphQL, fixture: str) -> dict[str, Any]:
 def triples(assignments: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
     """(fixture id, referee name, role, status) of each assignment, in the given order."""
     return [(a["fixture"]["id"], a["referee"]["name"], a["role"], a["status"]) for a in assignments]
+
+
+async def notifications_when_settled(
+    gql: GraphQL, expected: dict[str, list[Any]], timeout: float = 5.0
+) -> dict[str, list[dict[str, Any]]]:
+    """Each referee's notifications once there are as many as expected (or at the
+    timeout), read again a moment later so that a late duplicate would show too."""
+
+    async def read() -> dict[str, list[dict[str, Any]]]:
+        found = {}
+        for referee_id in expected:
+            data = await gql.data(
+                "query($id: ID!) { referee(id: $id) { notifications(first: 200) {"
+                " id kind message createdAt read fixture { id } } } }",
+                {"id": referee_id},
+            )
+            found[referee_id] = data["referee"]["notifications"]
+        return found
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await read()
+        if all(len(found[r]) >= len(e) for r, e in expected.items()):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    return await read()
 
 
 def ids(nodes: list[dict[str, Any]]) -> list[str]:
@@ -340,18 +369,34 @@ async def test_the_whole_story_of_a_season_over_http(gql: GraphQL) -> None:
     assert (await gql.data("{ availabilityLock { locked changedAt } }"))["availabilityLock"] == unlocked
     assert (await gql.data(validation_query))["validateAssignments"] == {"valid": True, "problems": []}
 
-    # Referee.notifications (nested) and markNotificationsRead answer with their shapes.
+    # Referee.notifications (nested): every referee heard of each change that concerns
+    # them once (derived after the commit: allow a few seconds), newest first.
+    expected = {
+        anna["id"]: [("ASSIGNED", f2), ("FIXTURE_DATE_CHANGED", f3), ("FIXTURE_VENUE_CHANGED", f3)],
+        bruno["id"]: [("ASSIGNED", f2), ("ASSIGNED", f4), ("UNASSIGNED", f2), ("FIXTURE_CANCELLED", f4)],
+        carla["id"]: [("ASSIGNED", f2)],  # she had withdrawn from f3 before it changed
+        dora["id"]: [("ASSIGNED", f3), ("UNASSIGNED", f3), ("FIXTURE_DATE_CHANGED", f3), ("FIXTURE_VENUE_CHANGED", f3)],
+    }
+    notifications = await notifications_when_settled(gql, expected)
+    for referee_id, wanted in expected.items():
+        got = notifications[referee_id]
+        assert sorted((n["kind"], n["fixture"]["id"]) for n in got) == sorted((k, f["id"]) for k, f in wanted)
+        assert all(n["read"] is False and n["message"] and n["createdAt"].endswith("+00:00") for n in got)
+        created = [n["createdAt"] for n in got]
+        assert created == sorted(created, reverse=True)  # newest first
+
+    one = notifications[bruno["id"]][0]["id"]
+    mark = "mutation($r: ID!, $ids: [ID!]) { markNotificationsRead(refereeId: $r, ids: $ids) }"
+    assert (await gql.data(mark, {"r": bruno["id"], "ids": [one.upper()]})) == {"markNotificationsRead": 1}
+    assert (await gql.data(mark, {"r": anna["id"]})) == {"markNotificationsRead": 3}
+    assert (await gql.data(mark, {"r": anna["id"]})) == {"markNotificationsRead": 0}  # nothing left to change
     data = await gql.data(
-        "query($id: ID!) { referee(id: $id) { notifications(unreadOnly: false, first: 200) {"
-        " id kind message createdAt read fixture { id } } unread: notifications(unreadOnly: true) { id } } }",
-        {"id": anna["id"]},
+        "query($a: ID!, $b: ID!) { a: referee(id: $a) { notifications(unreadOnly: true) { id } }"
+        " b: referee(id: $b) { notifications(unreadOnly: true, first: 2) { id read } } }",
+        {"a": anna["id"], "b": bruno["id"]},
     )
-    all_fixture_ids = {f["id"] for f in (f1, f2, f3, f4, f5)}
-    for notification in data["referee"]["notifications"]:
-        assert notification["fixture"]["id"] in all_fixture_ids
-        assert notification["createdAt"].endswith("+00:00")
-    marked = await gql.data("mutation($r: ID!) { markNotificationsRead(refereeId: $r) }", {"r": anna["id"]})
-    assert marked["markNotificationsRead"] <= len(data["referee"]["notifications"])
+    assert data["a"]["notifications"] == []
+    assert len(data["b"]["notifications"]) == 2 and one not in {n["id"] for n in data["b"]["notifications"]}
 
     # --- the fixtures connection: filters ----------------------------------------------
     async def page(variables: dict[str, Any]) -> tuple[list[str], int, dict[str, Any]]:
