@@ -145,14 +145,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, **kwargs: Any
     ) -> Any:
-        """Charge the caller's rate-limit budget (query 1, mutation 5) before anything runs."""
+        """Charge the caller's rate-limit budget (query 1, mutation 5) before anything runs;
+        answer only once every read the operation started has finished."""
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
                 raise RateLimited(retry_after)
-        return await super().execute_operation(
-            request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
-        )
+        try:
+            return await super().execute_operation(
+                request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
+            )
+        finally:
+            await context.loaders.settle()  # reads of abandoned fields finish before the response goes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -93,6 +93,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIt
 
 
 @pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, for what only PostgreSQL has (e.g. statement_timeout)."""
+    async with _postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
 def backend(database_url: str) -> str:
     """`"sqlite"` or `"postgresql"`: for the few assertions that differ per backend."""
     return make_url(database_url).get_backend_name()

@@ -12,6 +12,7 @@ from app.cache.port import Cache
 from app.domain.directory import Referee, Team, Venue
 from app.loaders.batch import BatchLoader, Fetch
 from app.loaders.cached import CachedLoader
+from app.loaders.request_reads import RequestReads
 from app.repos import reads
 from app.repos.reads import AssignmentRecord, FixtureRecord, NotificationRecord
 
@@ -31,7 +32,7 @@ class Loaders:
     """The loaders of one request (or of one subscription event): never shared longer."""
 
     def __init__(self, read_engine: AsyncEngine, cache: Cache, cache_ttl: float = 300, tracer: Any = None) -> None:
-        self.engine = e = read_engine
+        self.reads = e = RequestReads(read_engine)
         self._tracer = tracer  # an OpenTelemetry tracer when tracing is on: a span per batch
         # Directory entries change rarely and are read everywhere: read through the cache.
         self.referee: BatchLoader[UUID, Referee] = CachedLoader(e, reads.referees_by_ids, cache, "referee", cache_ttl)
@@ -60,7 +61,7 @@ class Loaders:
         """One loader per (unreadOnly, first) pair, so referees in a list share a statement."""
         key = (unread_only, limit)
         if key not in self._notifications:
-            loader = BatchLoader(self.engine, _notifications_fetch(unread_only, limit), missing=[])
+            loader = BatchLoader(self.reads, _notifications_fetch(unread_only, limit), missing=[])
             if self._tracer is not None:
                 loader.trace_with(self._tracer, "notifications")
             self._notifications[key] = loader
@@ -68,8 +69,11 @@ class Loaders:
 
     async def read(self, fetch: Callable[..., Awaitable[V]], *args: Any) -> V:
         """Run one read query (`fetch(conn, *args)`) outside the loaders."""
-        async with self.engine.connect() as conn:
-            return await fetch(conn, *args)
+        return await self.reads(fetch, *args)
+
+    async def settle(self) -> None:
+        """Wait for this request's reads that are still running (see RequestReads)."""
+        await self.reads.settle()
 
     def prime_referees(self, referees: Sequence[Referee]) -> None:
         for referee in referees:

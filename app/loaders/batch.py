@@ -6,7 +6,9 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.loaders.request_reads import RequestReads
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -16,9 +18,9 @@ Fetch = Callable[[AsyncConnection, Sequence[K]], Awaitable[dict[K, V]]]
 class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
     """Loads many keys with one `fetch(conn, keys) -> {key: value}`; a missing key gives `missing`."""
 
-    def __init__(self, engine: AsyncEngine, fetch: Fetch[K, V], missing: Any = None) -> None:
+    def __init__(self, reads: RequestReads, fetch: Fetch[K, V], missing: Any = None) -> None:
         super().__init__()
-        self._engine, self._fetch, self._missing = engine, fetch, missing
+        self._reads, self._fetch, self._missing = reads, fetch, missing
 
     def trace_with(self, tracer: Any, name: str) -> None:
         """Each batch in a span of `tracer` (app.tracing); a loader never told costs nothing extra."""
@@ -27,6 +29,5 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
         self.batch_load_fn = traced_batch(tracer, name, self.batch_load_fn)  # type: ignore[method-assign]
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
-        async with self._engine.connect() as conn:
-            found = await self._fetch(conn, keys)
+        found = await self._reads(self._fetch, keys)
         return [found.get(key, self._missing) for key in keys]

@@ -11,12 +11,11 @@ from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from app.cache.port import Cache
 from app.domain.directory import Referee, Team, Venue
 from app.events.envelope import Envelope
 from app.loaders.batch import BatchLoader, Fetch
+from app.loaders.request_reads import RequestReads
 
 _FIELDS = {
     "referee": ("name", "club", "version"),
@@ -47,8 +46,8 @@ def _decode(kind: str, id: UUID, data: dict[str, Any]) -> Any:
 
 
 class CachedLoader(BatchLoader[UUID, Any]):
-    def __init__(self, engine: AsyncEngine, fetch: Fetch[UUID, Any], cache: Cache, kind: str, ttl: float) -> None:
-        super().__init__(engine, fetch)
+    def __init__(self, reads: RequestReads, fetch: Fetch[UUID, Any], cache: Cache, kind: str, ttl: float) -> None:
+        super().__init__(reads, fetch)
         self._store, self._kind, self._ttl = cache, kind, ttl
 
     async def batch_load_fn(self, keys: Sequence[UUID]) -> list[Any]:

@@ -26,7 +26,7 @@ from app.schema.types import (
     Team,
     Venue,
 )
-from app.security.policy import Policy
+from app.schema.policy import Policy
 from app.services import assignments, availability, directory, fixtures, notifications
 
 

@@ -31,7 +31,7 @@ from app.schema.types import (
     load_team,
     load_venue,
 )
-from app.security.policy import Policy
+from app.schema.policy import Policy
 from app.services.assignments import validate_staged_assignments
 
 PAGE_MAX = 500

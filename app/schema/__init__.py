@@ -21,7 +21,7 @@ from app.schema.federation import FederationAny, Info, entity_names, resolve_ent
 from app.schema.limits import ExecutionTimeout, OperationLimits, OperationLimitsExtension
 from app.schema.scalars import DateTime
 from app.schema.subscription import Subscription
-from app.security.policy import check_coverage, guard
+from app.schema.policy import check_coverage, guard
 
 # Composition tools accept federation v2.0-v2.9 (see the federation notes).
 FEDERATION_VERSION = "2.9"
@@ -70,5 +70,5 @@ def build_schema(
         **kwargs,
     )
     schema.execution_timeout = limits.execution_timeout_seconds
-    check_coverage(schema)  # every root field is authorized by app.security.policy, or no schema
+    check_coverage(schema)  # every root field is authorized by app.schema.policy, or no schema
     return schema

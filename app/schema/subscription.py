@@ -18,7 +18,7 @@ from app.repos import reads
 from app.schema.context import Info
 from app.schema.ids import given, parse_id
 from app.schema.types import Assignment, AssignmentCommit, Fixture, Notification, load_fixture, load_referee
-from app.security.policy import Policy
+from app.schema.policy import Policy
 
 
 @strawberry.enum(description="What happened to a fixture.")

@@ -31,7 +31,7 @@ from app.schema.enums import (
     RefereeRoleEnum,
 )
 from app.schema.ids import given, parse_id_or_none
-from app.security.policy import Policy
+from app.schema.policy import Policy
 
 NOTIFICATIONS_MAX = 200
 T = TypeVar("T")

@@ -135,11 +135,11 @@ async def test_an_operation_running_past_the_execution_timeout_is_stopped(tmp_pa
         assert (await client.post("/graphql", json={"query": SLOW})).json()["data"]["fixtures"] == page["data"]["fixtures"]
 
 
+@pytest.mark.postgres
 async def test_the_statement_timeout_is_set_on_postgresql_connections(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("statement_timeout is a PostgreSQL setting")
+    database_url = postgres_url  # statement_timeout is a PostgreSQL setting
     given: dict[str, Any] = {}
 
     def recording_create_engine(url: str, **kwargs: Any) -> Any:

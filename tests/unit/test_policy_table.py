@@ -1,4 +1,4 @@
-"""The authorization table (app.security.policy) covers the whole schema, and its rules
+"""The authorization table (app.schema.policy) covers the whole schema, and its rules
 say what API.md's "Roles" section says."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import strawberry
 from app.domain.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from app.schema import build_schema
 from app.security.identity import DEV_ADMIN, Identity, Role
-from app.security.policy import (
+from app.schema.policy import (
     RULES,
     MissingRule,
     Policy,
@@ -104,7 +104,7 @@ async def test_a_guarded_field_without_a_rule_is_refused_at_build_time_and_at_ru
 
 
 def test_build_schema_checks_coverage(monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.security.policy as policy
+    import app.schema.policy as policy
 
     monkeypatch.setattr(policy, "RULES", {k: v for k, v in RULES.items() if k != ("Mutation", "createTeam")})
     with pytest.raises(MissingRule, match="Mutation.createTeam"):

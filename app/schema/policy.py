@@ -88,7 +88,7 @@ def rule_for(type_name: str, field_name: str) -> Rule:
         return RULES[(type_name, field_name)]
     except KeyError:
         raise MissingRule(
-            f"{type_name}.{field_name} has no authorization rule: add it to app.security.policy.RULES"
+            f"{type_name}.{field_name} has no authorization rule: add it to app.schema.policy.RULES"
         ) from None
 
 
