@@ -1,52 +1,62 @@
-// Composes Whistle's three subgraphs into supergraph.graphql with @theguild/federation-composition.
+// Composes subgraph SDL files into a supergraph with @theguild/federation-composition.
 //
-//   node compose.mjs [--check]
+//   node compose.mjs                       subgraphs/{directory,fixtures,assignments}.graphql -> supergraph.graphql
+//   node compose.mjs --check               exit 1 when supergraph.graphql is not what composition gives now
+//   node compose.mjs --public [FILES...]   print the API schema (what gateway clients see) instead
+//   node compose.mjs --out F [FILES...]    write the supergraph of FILES (name = file name) to F
 //
-// Reads subgraphs/<name>.graphql (written by `whistle schema --subgraph <name>`, see `make
-// supergraph`). Each subgraph's URL comes from <NAME>_URL (e.g. DIRECTORY_URL), by default the
-// service of docker-compose.yml's federated profile; the gateway can override them at run time
-// (gateway.config.mjs). Prints every composition error and exits 1 when there is one; --check
-// writes nothing and exits 1 when supergraph.graphql is not what composition gives now.
-// The Guild's composition reports no hints (see its README): the test suite checks what
-// hints would (the API schema equals the monolith's).
+// The SDL files come from `whistle schema --subgraph NAME` (see `make supergraph`). A subgraph's
+// URL is $NAME_URL (e.g. DIRECTORY_URL), by default the service of docker-compose.yml's
+// federated profile; the gateway overrides them at run time (gateway.config.mjs). Every
+// composition error is printed and exits 1. The Guild's composition reports no hints (see its
+// README); the tests check what matters instead: the API schema equals the monolith's.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'graphql';
 import { composeServices, compositionHasErrors } from '@theguild/federation-composition';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const SUBGRAPHS = ['directory', 'fixtures', 'assignments'];
+const SUBGRAPHS = ['directory', 'fixtures', 'assignments'];
 
-export function compose(subgraphs = SUBGRAPHS, dir = join(here, 'subgraphs')) {
-  const services = subgraphs.map((name) => ({
-    name,
-    url: process.env[`${name.toUpperCase()}_URL`] || `http://${name}:8000/graphql`,
-    typeDefs: parse(readFileSync(join(dir, `${name}.graphql`), 'utf8')),
-  }));
-  return composeServices(services);
+const args = process.argv.slice(2);
+const flag = (name) => {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const [, value] = args.splice(i, name === '--out' ? 2 : 1);
+  return value ?? true;
+};
+const check = flag('--check');
+const printPublic = flag('--public');
+const out = flag('--out') || join(here, 'supergraph.graphql');
+const files = args.length ? args : SUBGRAPHS.map((name) => join(here, 'subgraphs', `${name}.graphql`));
+
+const result = composeServices(
+  files.map((file) => {
+    const name = basename(file, '.graphql');
+    return {
+      name,
+      url: process.env[`${name.toUpperCase()}_URL`] || `http://${name}:8000/graphql`,
+      typeDefs: parse(readFileSync(file, 'utf8')),
+    };
+  }),
+);
+if (compositionHasErrors(result)) {
+  for (const error of result.errors) {
+    console.error(`composition error [${error.extensions?.code ?? 'UNKNOWN'}]: ${error.message}`);
+  }
+  process.exit(1);
 }
-
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const check = process.argv.includes('--check');
-  const result = compose();
-  if (compositionHasErrors(result)) {
-    for (const error of result.errors) {
-      console.error(`composition error [${error.extensions?.code ?? 'UNKNOWN'}]: ${error.message}`);
-    }
+const supergraph = result.supergraphSdl.trimEnd() + '\n';
+if (printPublic) {
+  process.stdout.write(result.publicSdl);
+} else if (check) {
+  if (readFileSync(out, 'utf8') !== supergraph) {
+    console.error(`${out} is out of date: run \`make supergraph\``);
     process.exit(1);
   }
-  const target = join(here, 'supergraph.graphql');
-  const text = result.supergraphSdl.trimEnd() + '\n';
-  if (check) {
-    const current = readFileSync(target, 'utf8');
-    if (current !== text) {
-      console.error('gateway/supergraph.graphql is out of date: run `make supergraph`');
-      process.exit(1);
-    }
-    console.log('gateway/supergraph.graphql is up to date');
-  } else {
-    writeFileSync(target, text);
-    console.log(`wrote ${target}`);
-  }
+  console.log(`${out} is up to date`);
+} else {
+  writeFileSync(out, supergraph);
+  console.log(`wrote ${out}`);
 }

@@ -2,10 +2,17 @@
 // (see `make gateway`). Environment:
 //   DIRECTORY_URL, FIXTURES_URL, ASSIGNMENTS_URL  subgraph endpoints (default: those composed
 //                                                 into supergraph.graphql, the compose services)
+//   EXTRA_SUBGRAPHS=ratings,...                   further subgraphs (another team's) whose
+//                                                 <NAME>_URL overrides its composed URL too
 //   GATEWAY_MASK_ERRORS=0                         show the gateway's own errors unmasked
 import { defineConfig } from '@graphql-hive/gateway';
 
-const SUBGRAPHS = ['directory', 'fixtures', 'assignments'];
+const SUBGRAPHS = [
+  'directory',
+  'fixtures',
+  'assignments',
+  ...(process.env.EXTRA_SUBGRAPHS || '').split(',').map((s) => s.trim()).filter(Boolean),
+];
 
 // A subgraph's URL from the environment overrides the one composed into the supergraph.
 const locations = Object.fromEntries(
