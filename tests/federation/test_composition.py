@@ -116,3 +116,18 @@ def test_another_teams_subgraph_extending_referee_composes_with_whistle(tmp_path
     referee = composed.split("type Referee {")[1].split("}")[0]
     assert "rating: Int!" in referee and "availableFixtures" in referee and "name: String!" in referee
     assert "maxRating: Int!" in composed
+
+
+def test_the_federated_compose_profile_runs_each_composed_subgraph_under_its_url() -> None:
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    federated = {name for name, s in services.items() if "federated" in s.get("profiles", [])}
+    assert federated == {"migrate", *SUBGRAPHS, "gateway"}
+    assert services["assignments"]["deploy"]["replicas"] == 2
+    supergraph = (GATEWAY_DIR / "supergraph.graphql").read_text()
+    for name in SUBGRAPHS:
+        assert services[name]["command"] == ["whistle", "serve", "--subgraph", name]
+        assert services[name]["environment"]["WHISTLE_REDIS_URL"]  # subgraphs share events through Redis
+        assert f'@join__graph(name: "{name}", url: "http://{name}:8000/graphql")' in supergraph
+    assert "4000:4000" in services["gateway"]["ports"]
