@@ -23,3 +23,25 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) whistle.db whistle.db-* .pytest_cache
+
+# --- federation (gateway/: Node 20 + npm) -----------------------------------------------
+NODE_MODULES := gateway/node_modules/.package-lock.json
+
+$(NODE_MODULES): gateway/package-lock.json
+	cd gateway && npm ci --prefer-offline --no-audit --no-fund
+	touch $(NODE_MODULES)
+
+.PHONY: supergraph gateway test-federation
+
+# The three subgraphs' SDL, printed offline, composed into gateway/supergraph.graphql.
+supergraph: $(STAMP) $(NODE_MODULES)
+	for s in directory fixtures assignments; do $(BIN)/whistle schema --subgraph $$s > gateway/subgraphs/$$s.graphql; done
+	cd gateway && node compose.mjs
+
+# Three subgraph processes + the gateway on http://127.0.0.1:4000/graphql (Ctrl+C stops all).
+gateway: $(STAMP) $(NODE_MODULES)
+	bash gateway/run-local.sh
+
+# Only the federated tests (they are part of `make test` too).
+test-federation: $(STAMP) $(NODE_MODULES)
+	$(BIN)/python -m pytest -q -m federation tests/federation $(PYTEST_ARGS)

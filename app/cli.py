@@ -14,10 +14,18 @@ from collections.abc import Sequence
 from app.config import Settings
 from app.observability import logging_config
 
+SUBGRAPHS = ("directory", "fixtures", "assignments")  # app.schema.subgraphs.Subgraph
+
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
+    if args.subgraph:
+        os.environ["WHISTLE_SUBGRAPH"] = args.subgraph  # worker processes read their settings from the environment
+        settings = settings.model_copy(update={"subgraph": args.subgraph})
+    if settings.subgraph and not settings.redis_url:
+        # Each subgraph process relays outbox events; only Redis brings them to the subscribers of the others.
+        raise SystemExit("--subgraph needs WHISTLE_REDIS_URL: subgraph processes share events through Redis")
     if args.workers > 1 and not settings.redis_url:
         # Workers share events and cache invalidations only through Redis.
         raise SystemExit("--workers > 1 needs WHISTLE_REDIS_URL: workers share events and the cache through Redis")
@@ -31,7 +39,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     port = args.port or settings.port
     # Worker processes build their settings from the environment: pass the overrides on.
     os.environ["WHISTLE_HOST"], os.environ["WHISTLE_PORT"] = host, str(port)
-    if settings.is_production:
+    if settings.subgraph:
+        print(f"Whistle subgraph {settings.subgraph}: http://{host}:{port}/graphql", flush=True)
+    elif settings.is_production:
         print(f"Whistle: GraphQL at http://{host}:{port}/graphql (production: no GraphiQL, no introspection)", flush=True)
     else:
         print(f"Whistle: GraphiQL at http://{host}:{port}/graphql", flush=True)
@@ -123,10 +133,11 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
         raise SystemExit(f"whistle token: {error}") from None
 
 
-def _schema() -> None:
+def _schema(args: argparse.Namespace) -> None:
     from app.schema import build_schema
+    from app.schema.subgraphs import Subgraph
 
-    print(build_schema().as_str())
+    print(build_schema(subgraph=Subgraph(args.subgraph) if args.subgraph else None).as_str())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,10 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default WHISTLE_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default WHISTLE_PORT, 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--subgraph", choices=SUBGRAPHS, help="serve one bounded context as a federation subgraph")
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("seed", help="load the demo data (idempotent)")
     commands.add_parser("relay", help="run the outbox relay alone (publishes committed events)")
-    commands.add_parser("schema", help="print the GraphQL SDL")
+    schema = commands.add_parser("schema", help="print the GraphQL SDL")
+    schema.add_argument("--subgraph", choices=SUBGRAPHS, help="print one bounded context's subgraph SDL")
     token = commands.add_parser("token", help="print an access token signed with the local keys (WHISTLE_JWT_LOCAL_KEYS)")
     token.add_argument("--role", required=True, choices=["ADMIN", "REFEREE"], help="the token's role")
     token.add_argument("--referee-id", help="the referee a REFEREE token is bound to (a UUID)")
@@ -150,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "schema":
-        _schema()
+        _schema(args)
         return
     settings = Settings()
     logging.config.dictConfig(logging_config(settings))

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_cost: int = Field(5000, gt=0, description="Estimated cost: list fields multiply by their `first` or a default size.")
     execution_timeout_seconds: float = Field(10, gt=0, description="Longest an operation may run.")
     statement_timeout_ms: int = Field(5000, gt=0, description="PostgreSQL statement_timeout.")
+    subgraph: Literal["directory", "fixtures", "assignments"] | None = Field(
+        None, description="Serve one bounded context as a federation subgraph (unset: the whole schema)."
+    )
     rate_limit_points: int = Field(
         600, ge=0, description="Points per identity per minute (query 1, mutation 5); 0 turns rate limiting off."
     )

@@ -190,8 +190,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         ("\\ud800") is malformed JSON here, never text that later fails to be stored or sent."""
         return orjson.loads(data)
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
+        """Text, not bytes: Strawberry sends bytes as BINARY WebSocket frames, which
+        JavaScript graphql-ws clients (browsers, the Hive Gateway) cannot read."""
         try:
-            return orjson.dumps(data)
+            return orjson.dumps(data).decode()
         except TypeError:  # text orjson refuses (a lone surrogate): escaped instead of a 500
-            return json.dumps(data, separators=(",", ":")).encode()
+            return json.dumps(data, separators=(",", ":"))

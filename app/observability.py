@@ -3,7 +3,7 @@ one access line per GraphQL operation.
 
 - `logging_config(settings)`: the `logging.config.dictConfig` of the CLI and of every
   uvicorn worker: JSON lines (`time`, `level`, `logger`, `message`, then whatever the
-  line carries: `request_id`, `operation_name`, `duration_ms`, `user_id`,
+  line carries: `request_id`, `operation_name`, `duration_ms`, `sql_statements`, `user_id`,
   `correlation_id`, `exc`, ...) in production or with WHISTLE_LOG_FORMAT=json, text
   otherwise.
 - `RequestIdMiddleware`: takes the caller's `X-Request-ID` (when it is a sane token) or
@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+from sqlalchemy import event
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
@@ -199,6 +200,22 @@ def _operation_type(execution_context: Any) -> str | None:
     return getattr(operation_type, "value", None)
 
 
+# The SQL statements of the operation being executed (DataLoader batches run in tasks that
+# inherit the context): counted by `count_sql_statements`, logged on the access line.
+_sql_statements: ContextVar[list[int] | None] = ContextVar("whistle_sql_statements", default=None)
+
+
+def _count_statement(*_args: Any) -> None:
+    counter = _sql_statements.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+def count_sql_statements(engine: Any) -> None:
+    """Count `engine`'s statements into the access line of the operation that sent them."""
+    event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
+
+
 class OperationLog(SchemaExtension):
     """One `whistle.access` line per operation: name, type, duration, user, error codes.
 
@@ -212,6 +229,8 @@ class OperationLog(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         self._started = time.perf_counter()
         ec = self.execution_context
+        statements = [0]
+        counting = _sql_statements.set(statements)
         previous = operation_name_var.get(), user_id_var.get()
         user_id = user_id_of(ec.context)
         operation_name_var.set(ec.operation_name)
@@ -221,16 +240,19 @@ class OperationLog(SchemaExtension):
         finally:
             duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
             name, kind, codes = ec.operation_name, _operation_type(ec), _error_codes(ec.result)
+            _sql_statements.reset(counting)
             access_log.info(
-                "%s %s %.1f ms%s",
+                "%s %s %.1f ms sql=%d%s",
                 kind or "operation",
                 name or "(anonymous)",
                 duration_ms,
+                statements[0],
                 f" errors={','.join(codes)}" if codes else "",
                 extra={
                     "operation_name": name,
                     "operation_type": kind,
                     "duration_ms": duration_ms,
+                    "sql_statements": statements[0],
                     "user_id": user_id,
                     "error_codes": codes or None,
                 },
@@ -253,6 +275,7 @@ class Observability:
 
     def __init__(self, settings: Settings, engine: Any, tracer_provider: Any = None) -> None:
         self.observers: list[Any] = [OperationLog]
+        count_sql_statements(engine)
         self.tracer: Any = None
         self._owned_provider: Any = None
         if tracer_provider is None and settings.otel_endpoint:

@@ -32,6 +32,7 @@ from app.repos import migrate
 from app.repos import reads
 from app.repos.engine import create_engine
 from app.schema import build_schema
+from app.schema.subgraphs import Subgraph
 from app.security.authn import Authenticator
 from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
@@ -60,7 +61,11 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
     observability = Observability(settings, engine, tracer_provider)
     rate_limiter = create_rate_limiter(settings)
     graphql = GraphQLEndpoint(
-        build_schema(settings, observers=observability.observers),
+        build_schema(
+            settings,
+            observers=observability.observers,
+            subgraph=Subgraph(settings.subgraph) if settings.subgraph else None,
+        ),
         deps,
         settings,
         events.broker,

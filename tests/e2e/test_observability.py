@@ -282,3 +282,14 @@ async def test_sql_outside_any_operation_makes_no_lone_spans(dev_settings: Setti
     async with application.router.lifespan_context(application):
         await asyncio.sleep(1.5)  # a relay poll or two
     assert exporter.get_finished_spans() == ()
+
+
+async def test_the_access_line_counts_the_sql_statements_of_the_operation(
+    client: Any, logs: Any
+) -> None:
+    """Each operation's statements (DataLoader batches included), not the background tasks'."""
+    await client.post("/graphql", json={"query": "{ referees { id } fixtures(first: 5) { totalCount edges { node { venue { name } } } } }"})
+    (line,) = [r for r in logs.records if r.name == "whistle.access"]
+    # referees, fixtures page, count, venues (none: the league is empty, no venue to load)
+    assert line.sql_statements == 3, line.getMessage()  # type: ignore[attr-defined]
+    assert line.getMessage().endswith(" sql=3")

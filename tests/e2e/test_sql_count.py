@@ -11,7 +11,7 @@ and for the same request again (warm):
 - a fixtures page with every nested field: 8 statements cold, 4 warm, for 10 fixtures
   and for 200 fixtures alike;
 - `_entities` with mixed Referee/Team/Venue/Fixture representations: 5 statements
-  cold, 1 warm, for 5 representations and for 100 alike.
+  cold, 1 warm, for 5 representations and for 300 alike.
 (`pytest -s` prints the counts and the statements.)
 """
 
@@ -217,19 +217,19 @@ def _representations(seeded: Seeded, count: int, *, upper: bool = False) -> list
     return result
 
 
-async def test_entities_cost_the_same_statements_for_5_and_100_mixed_representations(
+async def test_entities_cost_the_same_statements_for_5_and_300_mixed_representations(
     open_client: OpenClient, engine: AsyncEngine, sql_listener: None
 ) -> None:
     seeded = await seed(engine, 40)
     few = await measure(open_client, ENTITIES, {"r": _representations(seeded, 5)})
-    many = await measure(open_client, ENTITIES, {"r": _representations(seeded, 100, upper=True)})
+    many = await measure(open_client, ENTITIES, {"r": _representations(seeded, 300, upper=True)})
 
-    assert len(few.data["_entities"]) == 5 and len(many.data["_entities"]) == 100
+    assert len(few.data["_entities"]) == 5 and len(many.data["_entities"]) == 300
     assert all(e is not None for e in few.data["_entities"] + many.data["_entities"])
     assert {e["__typename"] for e in few.data["_entities"]} == {"Referee", "Team", "Venue", "Fixture"}
     report = (
-        f"_entities: cold {len(few.cold)} statements for 5 representations and {len(many.cold)} for 100; "
-        f"warm {len(few.warm)} and {len(many.warm)}.\ncold, 100:\n{many.listing()}"
+        f"_entities: cold {len(few.cold)} statements for 5 representations and {len(many.cold)} for 300; "
+        f"warm {len(few.warm)} and {len(many.warm)}.\ncold, 300:\n{many.listing()}"
     )
     print("\n" + report)
     assert len(few.cold) == len(many.cold), report
