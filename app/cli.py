@@ -134,7 +134,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _schema(args: argparse.Namespace) -> None:
-    from app.schema import build_schema
+    from app.api import build_schema
     from app.schema.subgraphs import Subgraph
 
     print(build_schema(subgraph=Subgraph(args.subgraph) if args.subgraph else None).as_str())

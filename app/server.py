@@ -31,7 +31,7 @@ from app.observability import REQUEST_ID_HEADER, Observability, RequestIdMiddlew
 from app.repos import migrate
 from app.repos import reads
 from app.repos.engine import create_engine
-from app.schema import build_schema
+from app.api import build_schema
 from app.schema.subgraphs import Subgraph
 from app.security.authn import Authenticator
 from app.security.ratelimit import create_rate_limiter

@@ -261,7 +261,7 @@ SUBSCRIPTIONS = {
 
 
 def test_the_matrix_covers_every_root_field_of_the_schema() -> None:
-    from app.schema import build_schema
+    from app.api import build_schema
 
     schema = build_schema()._schema
     wanted = {f"Query.{n}" for n in schema.query_type.fields}  # type: ignore[union-attr]

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema
 
 from app.config import Settings
-from app.schema import build_schema
+from app.api import build_schema
 from app.security.authn import mint_local_token
 from app.security.identity import Role
 from app.server import create_app

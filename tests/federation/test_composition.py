@@ -16,7 +16,7 @@ from graphql import (
 )
 from graphql.language import ObjectTypeDefinitionNode, SchemaDefinitionNode
 
-from app.schema import build_schema
+from app.api import build_schema
 from app.schema.subgraphs import ROOT_FIELDS, Subgraph
 from tests.federation.stack import GATEWAY_DIR, SUBGRAPHS, node
 from tests.e2e.processes import ROOT

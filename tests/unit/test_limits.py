@@ -12,7 +12,7 @@ import strawberry
 from graphql import GraphQLError, get_introspection_query, parse, specified_rules, validate
 
 from app.config import Settings
-from app.schema import build_schema
+from app.api import build_schema
 from app.schema.errors import classify
 from app.schema.limits import (
     STATEMENT_TIMEOUT_MESSAGE,

@@ -12,7 +12,7 @@ import pytest
 import strawberry
 
 from app.domain.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
-from app.schema import build_schema
+from app.api import build_schema
 from app.security.identity import DEV_ADMIN, Identity, Role
 from app.schema.policy import (
     RULES,
@@ -67,7 +67,7 @@ def test_the_table_says_what_api_md_says() -> None:
 
 
 def _schema_with(extra_query: type) -> Any:
-    from app.schema import WhistleSchema
+    from app.api import WhistleSchema
 
     return WhistleSchema(query=extra_query)
 

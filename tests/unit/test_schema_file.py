@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from app.schema import build_schema
+from app.api import build_schema
 
 SCHEMA_FILE = Path(__file__).parents[2] / "schema.graphql"
 
