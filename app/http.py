@@ -28,8 +28,8 @@ from app.repos.engine import read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
-from app.security.ratelimit import RateLimiter, charge
-from app.security.ws import LegacyWSHandler
+from app.security.ratelimit import RateLimiter, charge, rate_limited_error
+from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
 
 
@@ -47,12 +47,7 @@ class RateLimited(Exception):
 
 
 def too_many_requests(retry_after: int) -> JSONResponse:
-    message = f"Too many requests: this minute's budget is spent; retry in {retry_after} s."
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "RATE_LIMITED"}}]},
-        429,
-        headers={"Retry-After": str(retry_after)},
-    )
+    return JSONResponse({"errors": [rate_limited_error(retry_after)]}, 429, headers={"Retry-After": str(retry_after)})
 
 
 class BodyTooLarge(Exception):
@@ -84,6 +79,7 @@ def _declared_length(request: Request) -> int:
 
 class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler  # graphql-ws with the connection_init timeout
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self,
@@ -138,6 +134,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message, "extensions": error.extensions()}) from None
         return UNSET
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        return self._rate_limiter
 
     def _new_loaders(self) -> Loaders:
         return Loaders(self._read_engine, self._cache, self._cache_ttl, tracer=self._tracer)

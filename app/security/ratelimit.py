@@ -186,6 +186,12 @@ async def charge(limiter: RateLimiter, context: Any, request: Any, query: str | 
     return decision.retry_after
 
 
+def rate_limited_error(retry_after: int) -> dict[str, Any]:
+    """The GraphQL error of a refused operation (HTTP: with status 429 and Retry-After)."""
+    message = f"Too many requests: this minute's budget is spent; retry in {retry_after} s."
+    return {"message": message, "extensions": {"code": "RATE_LIMITED"}}
+
+
 def points_for(kind: str) -> int:
     return MUTATION_POINTS if kind == "mutation" else QUERY_POINTS
 

@@ -4,6 +4,10 @@ graphql-transport-ws closes a socket that sends no connection_init within
 `connection_init_wait_timeout` (4408) and one whose init `on_ws_connect` rejects (4403).
 The legacy graphql-ws handler has no such timeout: `LegacyWSHandler` adds it, so a
 legacy socket that is not acknowledged (no init, or a rejected one) is closed too.
+
+Both handlers charge each operation a socket starts to its caller's rate-limit budget,
+as HTTP does: otherwise a socket would be a way around the limit. A refused operation
+gets an `error` message with code RATE_LIMITED; the socket stays open.
 """
 
 from __future__ import annotations
@@ -12,11 +16,43 @@ import asyncio
 import contextlib
 from typing import Any
 
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from app.security.ratelimit import charge, rate_limited_error
+
+
+async def refusal(view: Any, context: Any, payload: Any) -> dict[str, Any] | None:
+    """The error that refuses this operation when its caller's budget is spent, else None."""
+    limiter = getattr(view, "rate_limiter", None)
+    if limiter is None or not isinstance(payload, dict):
+        return None  # no limit; a malformed message is the protocol handler's to refuse
+    retry_after = await charge(limiter, context, context.request, payload.get("query"), payload.get("operationName"))
+    return None if retry_after is None else rate_limited_error(retry_after)
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws whose operations are rate-limited."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            refused = await refusal(self.view, self.context, message.get("payload"))
+            if refused is not None:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [refused]})
+                return
+        await super().handle_subscribe(message)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
-    """graphql-ws with the view's `connection_init_wait_timeout`."""
+    """graphql-ws with the view's `connection_init_wait_timeout`, its operations rate-limited."""
+
+    async def handle_start(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            refused = await refusal(self.view, self.context, message.get("payload"))
+            if refused is not None:
+                await self.send_message({"type": "error", "id": message["id"], "payload": refused})
+                return
+        await super().handle_start(message)
 
     async def handle(self) -> None:
         watchdog = asyncio.create_task(self._close_unless_acknowledged())

@@ -1,5 +1,7 @@
-"""Rate limiting over HTTP: a points budget per caller per minute (query 1, mutation 5),
-429 with Retry-After and code RATE_LIMITED when it is spent; in-process and in Redis."""
+"""Rate limiting: a points budget per caller per minute (query 1, mutation 5); over HTTP
+429 with Retry-After and code RATE_LIMITED when it is spent, in-process and in Redis; over
+a WebSocket (both protocols, a real server process) an `error` message for the refused
+operation, the socket staying open."""
 
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ from app.security.authn import mint_local_token
 from app.security.identity import Role
 from app.security.ratelimit import RedisRateLimiter
 from tests.e2e.conftest import running_app
-from tests.integration.bus_fixtures import require_redis
+from tests.e2e.processes import LEGACY_WS, TRANSPORT_WS, ServerProcess, WsClient, whistle_env
+from tests.integration.bus_fixtures import free_port, require_redis
 
 QUERY = {"query": "{ referees { id } }"}
 MUTATION = {"query": "mutation { lockAvailabilities { locked } }"}
+COMMITS = "subscription { assignmentsCommitted { id } }"
 
 
 def settings_for(tmp_path: Path, **overrides: object) -> Settings:
@@ -122,3 +126,26 @@ async def test_an_unreachable_redis_allows_requests_and_warns_once(caplog: pytes
         assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()
     finally:
         await limiter.close()
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_operations_over_a_websocket_spend_the_same_budget(tmp_path: Path, protocol: str) -> None:
+    env = whistle_env(database_url=f"sqlite+aiosqlite:///{tmp_path}/whistle.db", seed_demo=0, rate_limit_points=3)
+    server = ServerProcess("ratelimit", free_port(), env, tmp_path).start()
+    try:
+        async with WsClient.open(server.ws_url, protocol) as ws:
+            # A subscription costs 1 point, like a query (the legacy protocol carries nothing else).
+            accepted = [await ws.subscribe(COMMITS) for _ in range(3)]
+            refused = await ws.next(await ws.subscribe(COMMITS))  # the 4th point: over the budget
+            assert refused is not None and refused.get("error_message")
+            (error,) = refused["errors"]
+            assert error["extensions"] == {"code": "RATE_LIMITED"} and "retry in" in error["message"]
+            assert all(ws.pending(op) == [] for op in accepted)  # messages come in order: they were not refused
+            # The socket stays open and the budget is shared with HTTP: the caller is the same address.
+            async with httpx.AsyncClient(base_url=server.url, trust_env=False) as http:
+                assert_rate_limited(await http.post("/graphql", json=QUERY))
+            await ws.stop(accepted[0])
+            assert not ws.closed.is_set()
+        server.stop()
+    finally:
+        server.kill()
