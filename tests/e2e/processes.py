@@ -229,14 +229,24 @@ class WsClient:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, url: str, protocol: str = TRANSPORT_WS, timeout: float = 5.0) -> AsyncIterator[WsClient]:
+    async def open(
+        cls,
+        url: str,
+        protocol: str = TRANSPORT_WS,
+        timeout: float = 5.0,
+        init: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> AsyncIterator[WsClient]:
+        """`init`: the connection_init payload; `headers`: the handshake's extra headers."""
         subprotocols: Any = [protocol]
-        async with connect(url, subprotocols=subprotocols, open_timeout=timeout, close_timeout=2, proxy=None) as socket:
+        async with connect(
+            url, subprotocols=subprotocols, open_timeout=timeout, close_timeout=2, proxy=None, additional_headers=headers
+        ) as socket:
             assert socket.subprotocol == protocol, socket.subprotocol
             client = cls(protocol, socket)
             client._reader = asyncio.create_task(client._read())
             try:
-                await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+                await socket.send(json.dumps({"type": "connection_init", "payload": init or {}}))
                 await asyncio.wait_for(asyncio.shield(client._acked), timeout)
                 yield client
             finally:
