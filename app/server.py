@@ -37,6 +37,7 @@ from app.security.authn import Authenticator
 from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
 from app.services.deps import ServiceDeps
+from app.ui import ui_routes
 
 log = logging.getLogger("whistle")
 
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *ui_routes(),  # the web app, a client of /graphql
     ]
     if authenticator.local_keys is not None:
         jwks = authenticator.local_keys.jwks()
