@@ -137,11 +137,16 @@ def no_horizontal_overflow(page: Any) -> None:
     assert width <= viewport, f"the page is {width} px wide at a {viewport} px viewport"
 
 
+SCREENSHOT_MAX_HEIGHT = 1600  # the top of long pages is what a person sees first
+
+
 def screenshot(page: Any, name: str) -> None:
     """Save the page at desktop and phone width under tests/artifacts/ (kept out of git)."""
     ARTIFACTS.mkdir(exist_ok=True)
     viewport = page.viewport_size
     for label, size in (("1280", DESKTOP), ("375", PHONE)):
         page.set_viewport_size(size)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True)
+        height = min(page.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": height}
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True, clip=clip)
     page.set_viewport_size(viewport)
