@@ -48,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JwtServer]:
 
 def sign_in(page: Any, token: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    page.get_by_label("Access token").fill(token)
+    page.get_by_label("Access token", exact=True).fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
 
@@ -62,10 +62,11 @@ def test_without_a_token_the_app_asks_for_one_and_refuses_a_bad_one(server: JwtS
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     expect(page.get_by_role("navigation")).to_have_count(0)
     screenshot(page, "signin")
-    page.get_by_label("Access token").fill("not-a-token")
+    page.get_by_label("Access token", exact=True).fill("not-a-token")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-token-error")).to_contain_text("token")
-    expect(page.get_by_label("Access token")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Access token", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Access token", exact=True)).to_be_focused()
     assert page.evaluate("localStorage.getItem('whistle.token')") is None
 
 

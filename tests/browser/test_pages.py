@@ -131,6 +131,7 @@ def test_domain_errors_are_shown_next_to_the_field_they_concern(server: ServerPr
     expect(page.locator("#new-fixture-venue")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#new-fixture-venue")).to_have_attribute("aria-describedby", "new-fixture-venue-error")
     expect(page.locator("#new-fixture-date-error")).to_have_count(0)
+    expect(page.locator("#new-fixture-venue")).to_be_focused()  # the keyboard lands where the problem is
 
     # SAME_TEAM on a free day: next to the teams, and the venue's error is gone.
     page.get_by_label("Date and time").fill(f"{free_day}T10:00")
@@ -183,6 +184,7 @@ def test_referees_teams_and_venues_are_listed_created_and_detailed(server: Serve
     page.get_by_label("Club").fill("   ")  # blank for the API: refused, next to the club field
     page.get_by_role("button", name="Add referee").click()
     expect(page.locator("#new-referee-club-error")).to_have_text("club must not be blank.")
+    expect(page.get_by_label("Club")).to_be_focused()
     page.get_by_label("Club").fill("VC Zeiger")
     page.get_by_role("button", name="Add referee").click()
     expect(page.get_by_role("status")).to_have_text("Zora Zeiger added.")
@@ -238,3 +240,24 @@ def test_board_shows_validation_problems_inline_and_refuses_the_commit(server: S
     page.get_by_role("button", name="Commit staged assignments").click()
     expect(card.locator(".badge-committed")).to_have_count(1)
     expect(card).to_contain_text(f"First: {referees[0]}")
+    # A committed assignment is removed as committed.
+    card.get_by_role("button", name=f"Remove {referees[0]} from {name}").click()
+    expect(card).to_contain_text("No referee yet.")
+
+
+def test_while_availabilities_are_locked_a_referee_is_told_so_at_the_fixture(
+    server: ServerProcess, open_page: OpenPage
+) -> None:
+    admin = open_page(server.url, "#/board")
+    admin.get_by_role("button", name="Lock availabilities").click()
+    expect(admin.get_by_role("button", name="Unlock availabilities")).to_be_visible()
+    try:
+        referee = open_page(server.url, "#/me")
+        referee.get_by_label("Referee", exact=True).select_option(value=JOHN_DOE)
+        card = referee.locator("article", has=referee.get_by_role("button", name="Declare availability for")).first
+        card.get_by_role("button", name="Declare availability for").click()
+        expect(card.get_by_role("alert")).to_contain_text("lock")
+        expect(card.get_by_role("button", name="Declare availability for")).to_be_visible()  # nothing changed
+    finally:
+        admin.get_by_role("button", name="Unlock availabilities").click()
+        expect(admin.get_by_role("button", name="Lock availabilities")).to_be_visible()

@@ -37,3 +37,9 @@ export function DateWindow({ prefix, window, onChange }) {
 }
 
 export const options = (items) => items.map((item) => ({ value: item.id, label: item.name }));
+
+/** After a refused submit, put the keyboard (and a screen reader, which then reads the error
+ * tied to it) on the first field the API complained about, once it has rendered. */
+export function focusFirstError(form) {
+  setTimeout(() => form.querySelector('[aria-invalid="true"]')?.focus(), 0);
+}

@@ -6,7 +6,7 @@ import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { match, showDateTime } from '../format.js';
 import { useForm, useQuery } from '../hooks.js';
 import { html, useState } from '../lib.js';
-import { Alert, Field, Loading, Note } from '../ui.js';
+import { Alert, Field, Loading, Note, focusFirstError } from '../ui.js';
 
 const REFEREES = {
   kind: 'referee',
@@ -108,12 +108,15 @@ function CreateForm({ about, onCreated }) {
   const fieldOf = fieldsOf(about.fields.map((f) => f.name));
   async function onSubmit(event) {
     event.preventDefault();
+    const element = event.currentTarget;
     setCreated(null);
     const name = form.values.name;
     if (await form.submit((input) => gql(about.create, { input }), fieldOf)) {
       form.reset();
       setCreated(`${name} added.`);
       onCreated();
+    } else {
+      focusFirstError(element);
     }
   }
   return html`<section aria-labelledby=${`new-${about.kind}`}>

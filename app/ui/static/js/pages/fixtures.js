@@ -5,7 +5,7 @@ import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { addDays, fromLocalInput, toLocalInput, today, windowVariables } from '../format.js';
 import { useForm, useQuery } from '../hooks.js';
 import { html, useState } from '../lib.js';
-import { Alert, DateWindow, Field, Loading, Note, options } from '../ui.js';
+import { Alert, DateWindow, Field, Loading, Note, focusFirstError, options } from '../ui.js';
 
 const DIRECTORY = '{ venues { id name } teams { id name } }';
 
@@ -66,6 +66,7 @@ function CreateFixture({ venues, teams, onCreated }) {
   const fieldOf = fieldsOf(['date', 'venueId', 'teams']);
   async function onSubmit(event) {
     event.preventDefault();
+    const element = event.currentTarget;
     setCreated(null);
     const ok = await form.submit(
       (v) => gql(CREATE, { input: { ...v, date: fromLocalInput(v.date) } }),
@@ -75,6 +76,8 @@ function CreateFixture({ venues, teams, onCreated }) {
       form.reset();
       setCreated('Fixture created.');
       onCreated();
+    } else {
+      focusFirstError(element);
     }
   }
   const { errors } = form;
@@ -120,7 +123,9 @@ function ChangeForm({ fixture, field, label, initial, mutation, toVariables, onC
   const form = useForm({ [field]: initial });
   async function onSubmit(event) {
     event.preventDefault();
+    const element = event.currentTarget;
     if (await form.submit((v) => gql(mutation, { id: fixture.id, ...toVariables(v[field]) }), allTo(field))) onChanged();
+    else focusFirstError(element);
   }
   return html`<form class="inline-form" onSubmit=${onSubmit}>
     ${children({ id: `${field}-${fixture.id}`, error: form.errors[field], required: true, ...form.bind(field) })}

@@ -2,13 +2,14 @@
 import { ApiError, gql, token } from '../api.js';
 import { useForm } from '../hooks.js';
 import { html } from '../lib.js';
-import { Alert, Field } from '../ui.js';
+import { Alert, Field, focusFirstError } from '../ui.js';
 import { VIEWER } from '../viewer.js';
 
 export function SignInPage({ problem, onSignedIn }) {
   const form = useForm({ token: '' });
   async function onSubmit(event) {
     event.preventDefault();
+    const element = event.currentTarget;
     const signedIn = await form.submit(async ({ token: value }) => {
       token.set(value.trim());
       try {
@@ -20,9 +21,9 @@ export function SignInPage({ problem, onSignedIn }) {
       }
     }, () => 'token');
     if (signedIn) onSignedIn();
+    else focusFirstError(element);
   }
-  return html`<section class="card signin" aria-labelledby="signin">
-    <h2 id="signin">Sign in</h2>
+  return html`<section class="card signin" aria-label="Sign in">
     <p>This Whistle server needs an access token. Paste the one your association gave you
       (an administrator can mint one with <code>whistle token</code>).</p>
     <${Alert} error=${problem} />
