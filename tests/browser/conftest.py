@@ -20,6 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
+try:  # without Playwright the `browser` fixture skips (or fails in CI) with the reason
+    from playwright.sync_api import expect
+except ImportError:  # pragma: no cover - only on a machine without the dev extra
+    expect = None  # type: ignore[assignment]
+
 from tests.e2e.processes import ROOT, ServerProcess, whistle_env
 from tests.integration.bus_fixtures import free_port
 

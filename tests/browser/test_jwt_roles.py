@@ -10,9 +10,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.conftest import OpenPage, screenshot, whistle_server
+from tests.browser.conftest import OpenPage, expect, screenshot, whistle_server
 from tests.e2e.processes import ServerProcess
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,17 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.conftest import NARROWEST, PHONE, Api, OpenPage, no_horizontal_overflow, screenshot, whistle_server
+from tests.browser.conftest import (
+    NARROWEST,
+    PHONE,
+    Api,
+    OpenPage,
+    expect,
+    no_horizontal_overflow,
+    screenshot,
+    whistle_server,
+)
 from tests.e2e.processes import ServerProcess
 
 pytestmark = pytest.mark.browser

@@ -11,9 +11,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.conftest import Api, OpenPage, whistle_server
+from tests.browser.conftest import Api, OpenPage, expect, whistle_server
 from tests.e2e.processes import ServerProcess
 
 pytestmark = pytest.mark.browser
