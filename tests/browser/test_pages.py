@@ -240,6 +240,7 @@ def test_board_shows_validation_problems_inline_and_refuses_the_commit(server: S
         expect(card.locator(".badge-staged", has_text="Staged")).to_have_count(referees.index(referee) + 1)
     expect(card.locator(".problem")).to_have_count(2)
     expect(card.locator(".problem").first).to_contain_text("ROLE_TAKEN")
+    screenshot(page, "board-problems")
     page.get_by_role("button", name="Commit staged assignments").click()
     expect(page.get_by_role("alert")).to_contain_text("Nothing was committed")
     # Remove one: the problems are gone, the commit goes through.
