@@ -70,3 +70,23 @@ export function useForm(initial) {
 
   return { values, setValues, errors, busy, bind, submit, reset: () => setValues(initial) };
 }
+
+/** A button's mutation: `run(mutation, variables)` sends it, then calls `after()` (e.g. a
+ * reload) whether it went through or not; `error` is the refusal to show next to the button. */
+export function useAction(after = () => {}) {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  async function run(mutation, variables) {
+    setBusy(true);
+    setError(null);
+    try {
+      await gql(mutation, variables);
+    } catch (refusal) {
+      setError(refusal);
+    } finally {
+      setBusy(false);
+    }
+    after();
+  }
+  return { run, error, busy };
+}

@@ -1,10 +1,9 @@
 // The admin's assignment board: per fixture, the available referees to stage as first or second,
 // the staged and committed assignments (removable), the validation problems inline, and commit.
 // It reloads when any admin commits (assignmentsCommitted) or a fixture changes.
-import { gql } from '../api.js';
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { addDays, showDateTime, today, windowVariables } from '../format.js';
-import { useQuery, useSubscription } from '../hooks.js';
+import { useAction, useQuery, useSubscription } from '../hooks.js';
 import { html, useState } from '../lib.js';
 import { Alert, Badge, DateWindow, Loading, Note } from '../ui.js';
 
@@ -46,18 +45,8 @@ export function BoardPage() {
     board.reload();
   });
   useSubscription(FIXTURE_CHANGED, {}, board.reload);
-  const [error, setError] = useState(null);
-
-  /** Run a mutation, then show the board as it is now; a refusal is shown at the top. */
-  async function act(mutation, variables) {
-    setError(null);
-    try {
-      await gql(mutation, variables);
-    } catch (e) {
-      setError(e);
-    }
-    board.reload();
-  }
+  // Every button runs a mutation, then the board shows the state as it is now; a refusal is shown at the top.
+  const { run: act, error } = useAction(board.reload);
 
   const data = board.data;
   const staged = data ? data.fixtures.edges.flatMap((e) => e.node.assignments).filter((a) => a.status === 'STAGED').length : 0;

@@ -3,7 +3,7 @@ import { gql } from '../api.js';
 import { allTo, fieldsOf } from '../errors.js';
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { addDays, fromLocalInput, toLocalInput, today, windowVariables } from '../format.js';
-import { useForm, useQuery } from '../hooks.js';
+import { useAction, useForm, useQuery } from '../hooks.js';
 import { html, useState } from '../lib.js';
 import { Alert, DateWindow, Field, Loading, Note, focusFirstError, options } from '../ui.js';
 
@@ -143,19 +143,12 @@ const ChangeVenue = ({ fixture, venues, onChanged }) => html`<${ChangeForm} fixt
 
 function CancelFixture({ fixture, onChanged }) {
   const [confirming, setConfirming] = useState(false);
-  const [error, setError] = useState(null);
-  async function cancel() {
-    try {
-      await gql(CANCEL, { id: fixture.id });
-      onChanged();
-    } catch (e) {
-      setError(e);
-    }
-  }
+  const { run, error, busy } = useAction(onChanged);
+  const cancel = () => run(CANCEL, { id: fixture.id });
   return html`<div class="inline-form">
     ${confirming
       ? html`<p>Cancel ${fixture.teamHome.name} – ${fixture.teamAway.name}? Its referees are notified.</p>
-          <button type="button" class="danger" onClick=${cancel}>Yes, cancel the fixture</button>
+          <button type="button" class="danger" disabled=${busy} onClick=${cancel}>Yes, cancel the fixture</button>
           <button type="button" class="secondary" onClick=${() => setConfirming(false)}>Keep it</button>`
       : html`<button type="button" class="danger" onClick=${() => setConfirming(true)}>Cancel fixture…</button>`}
     <${Alert} error=${error} />

@@ -1,9 +1,8 @@
 // Act as referee: declare and withdraw availability on upcoming fixtures, see the referee's
 // assignments and notifications, live. A REFEREE is always itself; an ADMIN picks a referee.
-import { gql } from '../api.js';
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { showDateTime } from '../format.js';
-import { useQuery, useSubscription } from '../hooks.js';
+import { useAction, useQuery, useSubscription } from '../hooks.js';
 import { html, useState } from '../lib.js';
 import { Alert, Badge, Field, Loading, options } from '../ui.js';
 
@@ -69,15 +68,8 @@ function RefereeView({ refereeId }) {
 
 function Notifications({ referee, onRead }) {
   const unread = referee.notifications.filter((n) => !n.read).length;
-  const [error, setError] = useState(null);
-  async function markRead() {
-    try {
-      await gql(MARK_READ, { r: referee.id });
-      onRead();
-    } catch (e) {
-      setError(e);
-    }
-  }
+  const { run, error } = useAction(onRead);
+  const markRead = () => run(MARK_READ, { r: referee.id });
   return html`<section aria-labelledby="notifications">
     <h2 id="notifications">Notifications${unread ? ` (${unread} unread)` : ''}</h2>
     ${referee.notifications.length === 0
@@ -117,20 +109,8 @@ function Availability({ referee, fixtures, onChanged }) {
 }
 
 function AvailabilityCard({ fixture, referee, available, onChanged }) {
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  async function toggle() {
-    setBusy(true);
-    setError(null);
-    try {
-      await gql(available ? WITHDRAW : DECLARE, { f: fixture.id, r: referee.id });
-      onChanged();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { run, error, busy } = useAction(onChanged);
+  const toggle = () => run(available ? WITHDRAW : DECLARE, { f: fixture.id, r: referee.id });
   return html`<article class="card">
     <${FixtureHeader} fixture=${fixture} />
     <p>${available ? html`<${Badge} kind="available">Available</${Badge}>` : html`<span class="muted">Not declared</span>`}</p>
