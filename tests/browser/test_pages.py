@@ -119,6 +119,31 @@ def test_fixtures_filter_by_venue_team_and_dates(server: ServerProcess, open_pag
     expect(count).to_have_text("No fixtures match these filters.")
 
 
+def test_a_long_schedule_comes_a_page_at_a_time(server: ServerProcess, open_page: OpenPage) -> None:
+    page = open_page(server.url, "#/fixtures")
+    page.get_by_label("Until (inclusive)").fill((date.today() + timedelta(days=365)).isoformat())
+    count = page.locator(".count")
+    expect(count).to_have_text(re.compile(r"^\d+ fixtures \(showing 50\)$"))
+    total = int(count.inner_text().split()[0])
+    assert total > 100, "the demo season has well over 100 fixtures in a year"
+    expect(fixture_cards(page)).to_have_count(50)
+    page.get_by_role("button", name="Show more fixtures").click()
+    expect(fixture_cards(page)).to_have_count(100)
+    expect(count).to_have_text(f"{total} fixtures (showing 100)")
+    dates = page.evaluate("[...document.querySelectorAll('article.fixture time')].map((t) => t.dateTime)")
+    assert dates == sorted(dates), "the next page continues where the first ended"
+    shown = 100
+    while shown < total:
+        page.get_by_role("button", name="Show more fixtures").click()
+        shown = min(shown + 50, total)
+        expect(fixture_cards(page)).to_have_count(shown)
+    expect(count).to_have_text(f"{total} fixtures")
+    expect(page.get_by_role("button", name="Show more fixtures")).to_have_count(0)
+    # New filters start from the first page again.
+    page.get_by_label("Team", exact=True).select_option(label="Team A")
+    expect_only_fixtures_with(page, "Team A")
+
+
 def test_domain_errors_are_shown_next_to_the_field_they_concern(server: ServerProcess, open_page: OpenPage) -> None:
     page = open_page(server.url, "#/fixtures")
     first = fixture_cards(page).first

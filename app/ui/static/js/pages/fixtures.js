@@ -9,9 +9,12 @@ import { Alert, DateWindow, Field, Loading, Note, focusFirstError, options } fro
 
 const DIRECTORY = '{ venues { id name } teams { id name } }';
 
-const FIXTURES = `query Fixtures($from: DateTime, $to: DateTime, $venueId: ID, $teamId: ID) {
-  fixtures(from: $from, to: $to, venueId: $venueId, teamId: $teamId, first: 100) {
+const PAGE_SIZE = 50;
+
+const FIXTURES = `query Fixtures($from: DateTime, $to: DateTime, $venueId: ID, $teamId: ID, $after: String) {
+  fixtures(from: $from, to: $to, venueId: $venueId, teamId: $teamId, first: ${PAGE_SIZE}, after: $after) {
     totalCount
+    pageInfo { hasNextPage endCursor }
     edges { node { ${FIXTURE_FIELDS} firstReferee { id name } secondReferee { id name } } }
   }
 }`;
@@ -24,19 +27,15 @@ const CANCEL = `mutation($id: ID!) { cancelFixture(fixtureId: $id) { id } }`;
 export function FixturesPage({ viewer }) {
   const directory = useQuery(DIRECTORY);
   const [filter, setFilter] = useState({ from: today(), to: addDays(today(), 60), venueId: '', teamId: '' });
-  const fixtures = useQuery(FIXTURES, {
-    ...windowVariables(filter),
-    venueId: filter.venueId || null,
-    teamId: filter.teamId || null,
-  });
+  const variables = { ...windowVariables(filter), venueId: filter.venueId || null, teamId: filter.teamId || null };
+  const { page: found, reload, showMore, loadingMore, status } = usePagedFixtures(variables);
   const admin = viewer.role === 'ADMIN';
   const pick = (name) => (event) => setFilter({ ...filter, [name]: event.currentTarget.value });
   const venues = options(directory.data?.venues ?? []);
   const teams = options(directory.data?.teams ?? []);
-  const found = fixtures.data?.fixtures;
 
   return html`
-    ${admin && directory.data && html`<${CreateFixture} venues=${venues} teams=${teams} onCreated=${fixtures.reload} />`}
+    ${admin && directory.data && html`<${CreateFixture} venues=${venues} teams=${teams} onCreated=${reload} />`}
     <section aria-labelledby="fixtures-list">
       <h2 id="fixtures-list">Schedule</h2>
       <form class="filters" role="search" aria-label="Filter fixtures" onSubmit=${(e) => e.preventDefault()}>
@@ -44,19 +43,58 @@ export function FixturesPage({ viewer }) {
         <${Field} id="filter-venue" label="Venue" options=${venues} placeholder="All venues" value=${filter.venueId} onChange=${pick('venueId')} />
         <${Field} id="filter-team" label="Team" options=${teams} placeholder="All teams" value=${filter.teamId} onChange=${pick('teamId')} />
       </form>
-      <${Loading} query=${fixtures} />
+      <${Loading} query=${status} />
       ${found && html`<p class="count" aria-live="polite">${countText(found)}</p>
         <ul class="cards">
           ${found.edges.map(({ node }) => html`<li key=${node.id}>
-            <${FixtureCard} fixture=${node} admin=${admin} venues=${venues} onChanged=${fixtures.reload} />
+            <${FixtureCard} fixture=${node} admin=${admin} venues=${venues} onChanged=${reload} />
           </li>`)}
-        </ul>`}
+        </ul>
+        ${found.pageInfo.hasNextPage && html`<div class="actions more">
+          <button type="button" class="secondary" disabled=${loadingMore} onClick=${showMore}>Show more fixtures</button>
+        </div>`}`}
     </section>`;
 }
 
+/** The fixtures of `variables`, a page at a time: `showMore()` appends the next page
+ * (cursor pagination); new filters or `reload()` start again from the first page. */
+function usePagedFixtures(variables) {
+  const firstPage = useQuery(FIXTURES, variables);
+  const key = JSON.stringify(variables);
+  const [later, setLater] = useState(NO_MORE); // the pages after the first, for the filters of `key`
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [error, setError] = useState(null);
+  const extra = later.key === key ? later : NO_MORE;
+  const data = firstPage.data?.fixtures;
+  const page = data && {
+    totalCount: data.totalCount,
+    edges: [...data.edges, ...extra.edges],
+    pageInfo: extra.pageInfo ?? data.pageInfo,
+  };
+  async function showMore() {
+    setLoadingMore(true);
+    setError(null);
+    try {
+      const next = (await gql(FIXTURES, { ...variables, after: page.pageInfo.endCursor })).fixtures;
+      setLater({ key, edges: [...extra.edges, ...next.edges], pageInfo: next.pageInfo });
+    } catch (refusal) {
+      setError(refusal);
+    } finally {
+      setLoadingMore(false);
+    }
+  }
+  function reload() {
+    setLater(NO_MORE);
+    firstPage.reload();
+  }
+  return { page, reload, showMore, loadingMore, status: { data: page ?? null, error: firstPage.error ?? error } };
+}
+
+const NO_MORE = { key: null, edges: [], pageInfo: null };
+
 function countText({ totalCount, edges }) {
   if (totalCount === 0) return 'No fixtures match these filters.';
-  const shown = edges.length < totalCount ? ` (showing the first ${edges.length}: narrow the dates)` : '';
+  const shown = edges.length < totalCount ? ` (showing ${edges.length})` : '';
   return `${totalCount} fixture${totalCount === 1 ? '' : 's'}${shown}`;
 }
 
