@@ -11,9 +11,11 @@ Content-Security-Policy violation.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,9 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 NARROWEST = {"width": 360, "height": 740}
+# A day in the demo season (2026-09 to 2027-05, fixed dates): pages on demo data see the
+# browser's clock stand here, so "upcoming" and the default date windows do not run dry.
+DEMO_TODAY = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 _browser_unavailable: str | None = None
 
@@ -114,15 +119,20 @@ OpenPage = Callable[..., Any]
 
 @pytest.fixture
 def open_page(browser: Any) -> Iterator[OpenPage]:
-    """`open_page(server_url, path="#/fixtures", viewport=DESKTOP, **context_options)` -> a page of a
-    fresh browser context (its own storage and cookies) showing the app. After the test, every
-    page must have logged no console error and thrown nothing."""
+    """`open_page(server_url, path="#/fixtures", viewport=DESKTOP, today=None, **context_options)` ->
+    a page of a fresh browser context (its own storage and cookies) showing the app, its clock
+    fixed at `today` when given. After the test, every page must have logged no console error
+    and thrown nothing."""
     contexts: list[Any] = []
     problems: list[str] = []
 
-    def open_(url: str, path: str = "", viewport: dict[str, int] = DESKTOP, **options: Any) -> Any:
+    def open_(
+        url: str, path: str = "", viewport: dict[str, int] = DESKTOP, today: datetime | None = None, **options: Any
+    ) -> Any:
         context = browser.new_context(viewport=viewport, base_url=url, **options)
         context.set_default_timeout(10_000)
+        if today is not None:
+            context.clock.set_fixed_time(today)
         contexts.append(context)
         page = context.new_page()
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
@@ -134,6 +144,11 @@ def open_page(browser: Any) -> Iterator[OpenPage]:
     for context in contexts:
         context.close()
     assert not problems, "the app logged errors:\n" + "\n".join(problems)
+
+
+def on_demo_day(open_page: OpenPage) -> OpenPage:
+    """`open_page` for the demo league: the browser's clock stands at DEMO_TODAY."""
+    return functools.partial(open_page, today=DEMO_TODAY)
 
 
 def no_horizontal_overflow(page: Any) -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.browser.conftest import OpenPage, expect, screenshot, whistle_server
+from tests.browser.conftest import OpenPage, expect, on_demo_day, screenshot, whistle_server
 from tests.e2e.processes import ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -29,6 +29,11 @@ class JwtServer:
     @property
     def url(self) -> str:
         return self.process.url
+
+
+@pytest.fixture
+def open_page(open_page: OpenPage) -> OpenPage:
+    return on_demo_day(open_page)
 
 
 @pytest.fixture(scope="module")

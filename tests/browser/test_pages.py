@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import (
+    DEMO_TODAY,
     NARROWEST,
     PHONE,
     Api,
     OpenPage,
     expect,
     no_horizontal_overflow,
+    on_demo_day,
     screenshot,
     whistle_server,
 )
@@ -34,6 +36,11 @@ PAGES = {  # fragment -> the page's heading
     "venues": "Venues",
 }
 JOHN_DOE = "2ef28cf5-6471-4051-ae11-0f419aef3234"  # a referee of the demo data
+
+
+@pytest.fixture
+def open_page(open_page: OpenPage) -> OpenPage:
+    return on_demo_day(open_page)
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +121,14 @@ def test_fixtures_filter_by_venue_team_and_dates(server: ServerProcess, open_pag
     page.locator("#filter-venue").select_option(label="All venues")
     expect(count).to_have_text(everything)
 
-    page.get_by_label("From").fill((date.today() + timedelta(days=400)).isoformat())
-    page.get_by_label("Until (inclusive)").fill((date.today() + timedelta(days=401)).isoformat())
+    page.get_by_label("From").fill((DEMO_TODAY.date() + timedelta(days=400)).isoformat())
+    page.get_by_label("Until (inclusive)").fill((DEMO_TODAY.date() + timedelta(days=401)).isoformat())
     expect(count).to_have_text("No fixtures match these filters.")
 
 
 def test_a_long_schedule_comes_a_page_at_a_time(server: ServerProcess, open_page: OpenPage) -> None:
     page = open_page(server.url, "#/fixtures")
-    page.get_by_label("Until (inclusive)").fill((date.today() + timedelta(days=365)).isoformat())
+    page.get_by_label("Until (inclusive)").fill((DEMO_TODAY.date() + timedelta(days=365)).isoformat())
     count = page.locator(".count")
     expect(count).to_have_text(re.compile(r"^\d+ fixtures \(showing 50\)$"))
     total = int(count.inner_text().split()[0])
