@@ -111,8 +111,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        *ui_routes(),  # the web app, a client of /graphql
     ]
+    if not settings.subgraph:  # the web app needs the whole schema: a subgraph serves only part of it
+        routes += ui_routes()
     if authenticator.local_keys is not None:
         jwks = authenticator.local_keys.jwks()
 

@@ -68,3 +68,11 @@ async def test_the_page_and_its_modules_are_served_with_a_strict_csp(tmp_path: P
         assert (await http.get("/static/app.css")).headers["content-type"].startswith("text/css")
         assert (await http.get("/static/nothing.js")).status_code == 404
         assert (await http.get("/static/../server.py")).status_code == 404
+
+
+async def test_a_subgraph_serves_no_web_app(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/whistle.db", seed_demo=False, subgraph="directory")
+    async with running_app(settings) as http:
+        assert (await http.get("/")).status_code == 404
+        assert (await http.get("/static/js/main.js")).status_code == 404
+        assert (await http.get("/healthz")).status_code == 200
