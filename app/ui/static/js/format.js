@@ -16,7 +16,7 @@ export function toLocalInput(iso) {
 }
 
 /** `<input type="date">` value -> the start of that local day as the API's DateTime. */
-export const startOfDay = (value) => (value ? new Date(`${value}T00:00:00`).toISOString() : null);
+const startOfDay = (value) => (value ? new Date(`${value}T00:00:00`).toISOString() : null);
 
 /** Today (local) as an `<input type="date">` value. */
 export function today() {
