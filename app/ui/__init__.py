@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC = Path(__file__).parent / "static"
 
@@ -38,18 +38,21 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
+NO_CACHE = {"Cache-Control": "no-cache"}
+
 
 class _Secured:
-    """Adds the security headers to every response of the wrapped ASGI app."""
+    """Adds the security headers (and no-cache: a new release's modules are picked up at once,
+    revalidated by ETag) to every response of the wrapped ASGI app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_secured(message: dict) -> None:  # type: ignore[type-arg]
+        async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                headers += [(k.lower().encode(), v.encode()) for k, v in {**SECURITY_HEADERS, **NO_CACHE}.items()]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -57,8 +60,7 @@ class _Secured:
 
 
 async def _index(request: Request) -> Response:
-    # no-cache: a new release's index (and so its module URLs) is picked up at once.
-    return FileResponse(STATIC / "index.html", headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
+    return FileResponse(STATIC / "index.html", headers={**SECURITY_HEADERS, **NO_CACHE})
 
 
 def ui_routes() -> list[BaseRoute]:

@@ -65,6 +65,7 @@ async def test_the_page_and_its_modules_are_served_with_a_strict_csp(tmp_path: P
             assert module.headers["content-type"].startswith("text/javascript"), (path, module.headers["content-type"])
             assert module.headers["content-security-policy"] == csp
             assert module.headers["x-content-type-options"] == "nosniff"
+            assert module.headers["cache-control"] == "no-cache"  # revalidated: a release is picked up at once
         assert (await http.get("/static/app.css")).headers["content-type"].startswith("text/css")
         assert (await http.get("/static/nothing.js")).status_code == 404
         assert (await http.get("/static/../server.py")).status_code == 404
