@@ -42,9 +42,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     if settings.subgraph:
         print(f"Whistle subgraph {settings.subgraph}: http://{host}:{port}/graphql", flush=True)
     elif settings.is_production:
-        print(f"Whistle: GraphQL at http://{host}:{port}/graphql (production: no GraphiQL, no introspection)", flush=True)
+        print(f"Whistle: web app at http://{host}:{port}/, GraphQL at http://{host}:{port}/graphql "
+              "(production: no GraphiQL, no introspection)", flush=True)
     else:
-        print(f"Whistle: GraphiQL at http://{host}:{port}/graphql", flush=True)
+        print(f"Whistle: web app at http://{host}:{port}/, GraphiQL at http://{host}:{port}/graphql", flush=True)
     uvicorn.run(
         "app.server:app_from_environment",
         factory=True,
@@ -143,7 +144,7 @@ def _schema(args: argparse.Namespace) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whistle", description="GraphQL API for volleyball referee management.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the GraphQL API (GraphiQL at /graphql)")
+    serve = commands.add_parser("serve", help="serve the GraphQL API (GraphiQL at /graphql) and the web app (at /)")
     serve.add_argument("--host", help="bind address (default WHISTLE_HOST, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default WHISTLE_PORT, 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")

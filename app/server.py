@@ -37,6 +37,7 @@ from app.security.authn import Authenticator
 from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
 from app.services.deps import ServiceDeps
+from app.ui import ui_routes
 
 log = logging.getLogger("whistle")
 
@@ -111,6 +112,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
+    if not settings.subgraph:  # the web app needs the whole schema: a subgraph serves only part of it
+        routes += ui_routes()
     if authenticator.local_keys is not None:
         jwks = authenticator.local_keys.jwks()
 

@@ -32,6 +32,7 @@ from app.schema.types import (
     load_venue,
 )
 from app.schema.policy import Policy
+from app.schema.viewer import Viewer
 from app.services.assignments import validate_staged_assignments
 
 PAGE_MAX = 500
@@ -43,6 +44,13 @@ def _optional_id(value: strawberry.ID | None, argument: str) -> UUID | None:
 
 @strawberry.type
 class Query:
+    @strawberry.field(
+        permission_classes=[Policy],
+        description="Who is calling: the role, the token's subject and its referee. Readable without a token.",
+    )
+    def viewer(self, info: Info) -> Viewer:
+        return Viewer.from_identity(info.context.identity)
+
     @strawberry.field(permission_classes=[Policy], description="All referees, by name (case-insensitive), then id.")
     async def referees(self, info: Info) -> list[Referee]:
         found = await info.context.loaders.read(reads.all_referees)

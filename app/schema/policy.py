@@ -8,7 +8,8 @@ build a schema with a root field that lacks the permission or a rule.
 - ADMIN may do everything.
 - REFEREE reads (every query but `validateAssignments`), declares and withdraws its
   own availability, reads and marks its own notifications and subscribes to them.
-- Anonymous: UNAUTHENTICATED everywhere (the health endpoints are no GraphQL fields).
+- Anonymous: UNAUTHENTICATED everywhere (the health endpoints are no GraphQL fields),
+  except `viewer`, which tells a client who it is before it signs in.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.security.identity import Identity
 
 
 class Rule(Enum):
+    ANYONE = "anyone, signed in or not (a token that was sent must still be valid)"
     SIGNED_IN = "any authenticated role (ADMIN, REFEREE)"
     ADMIN = "ADMIN only"
     OWN_REFEREE_ARGUMENT = "ADMIN, or the REFEREE whose id is the `refereeId` argument"
@@ -36,6 +38,8 @@ class Rule(Enum):
 
 
 RULES: Mapping[tuple[str, str], Rule] = {
+    # Who am I: the web app asks before it knows whether to show a sign-in form.
+    ("Query", "viewer"): Rule.ANYONE,
     # Query: reads are for every role, the admin board's dry run is not.
     ("Query", "referees"): Rule.SIGNED_IN,
     ("Query", "referee"): Rule.SIGNED_IN,
@@ -101,13 +105,16 @@ def authorize(
     arguments: Mapping[str, Any] | None = None,
     mutation: bool = False,
     now: datetime | None = None,
-) -> Identity:
-    """The caller's identity when it may run `type_name.field_name`; raises
-    Unauthenticated / Forbidden (domain errors: the contract's error shape) otherwise."""
+) -> Identity | None:
+    """The caller's identity (None: anonymous, for Rule.ANYONE only) when it may run
+    `type_name.field_name`; raises Unauthenticated / Forbidden (domain errors: the
+    contract's error shape) otherwise."""
     rule = rule_for(type_name, field_name)
     if context.auth_error is not None:
         raise context.auth_error
     identity: Identity | None = context.identity
+    if rule is Rule.ANYONE:
+        return identity
     if identity is None:
         raise Unauthenticated(
             "TOKEN_MISSING", "Sign in: send `Authorization: Bearer <access token>` (or the access_token cookie)."

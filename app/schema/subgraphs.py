@@ -49,6 +49,7 @@ CONTRIBUTED: Mapping[tuple[str, str], Subgraph] = {
 
 # Every root field of the monolith, in exactly one context.
 ROOT_FIELDS: Mapping[tuple[str, str], Subgraph] = {
+    ("Query", "viewer"): DIRECTORY,
     ("Query", "referees"): DIRECTORY,
     ("Query", "referee"): DIRECTORY,
     ("Query", "teams"): DIRECTORY,

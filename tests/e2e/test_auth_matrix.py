@@ -126,13 +126,13 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
 
 # --- the operations of API.md --------------------------------------------------------------------
 
-READ, ADMIN, OWN = "READ", "ADMIN", "OWN"
+ANYONE, READ, ADMIN, OWN = "ANYONE", "READ", "ADMIN", "OWN"
 
 
 @dataclass(frozen=True)
 class Op:
     name: str  # the root field (for Referee.notifications: "referee.notifications")
-    rule: str  # what API.md allows: READ (every role), ADMIN (admin only), OWN (admin, or the referee itself)
+    rule: str  # what API.md allows: ANYONE (no token needed), READ (every role), ADMIN (admin only), OWN (admin, or the referee itself)
     query: str
     variables: Callable[[Ids, str], dict[str, Any]]  # (ids, the referee acted for) -> variables
     path: tuple[str, ...] = ()  # where the refusal is reported (default: the root field)
@@ -152,6 +152,7 @@ def none(ids: Ids, referee: str) -> dict[str, Any]:
 
 OPERATIONS: list[Op] = [
     # Query
+    Op("viewer", ANYONE, "{ viewer { role } }", none),
     Op("referees", READ, "{ referees { id } }", none),
     Op("referee", READ, "query($r: ID!) { referee(id: $r) { id name } }", lambda i, r: {"r": r}),
     Op("teams", READ, "{ teams { id } }", none),
@@ -320,13 +321,17 @@ async def test_role_by_operation_matrix_over_http(world: World) -> None:
     # Refusals first (they must change nothing), then the allowed runs in the table's order.
     for op in OPERATIONS:
         result, changed = await run_as(world, anonymous, op, ids.own)
+        if op.rule == ANYONE:
+            assert_allowed(result, op)
+            outcomes[("anonymous", op.name)] = "allowed"
+            continue
         assert_refused(result, op, "UNAUTHENTICATED", "TOKEN_MISSING")
         assert not changed, f"anonymous {op.name} changed the state"
         outcomes[("anonymous", op.name)] = "UNAUTHENTICATED"
 
     for op in OPERATIONS:
         for whose, referee_id in (("own", ids.own), ("other", ids.other)):
-            if op.rule == READ or (op.rule == OWN and whose == "own"):
+            if op.rule in (ANYONE, READ) or (op.rule == OWN and whose == "own"):
                 continue
             result, changed = await run_as(world, referee, op, referee_id)
             reason = "ADMIN_ONLY" if op.rule == ADMIN else "NOT_OWN_REFEREE"
@@ -360,6 +365,24 @@ async def test_referee_notifications_are_guarded_wherever_referees_appear(world:
     assert result["data"] == {"fixture": {"firstReferee": None}}
     result = await referee("{ referees { id notifications { id } } }")
     assert {e["extensions"]["reason"] for e in auth_errors(result)} == {"NOT_OWN_REFEREE"}
+
+
+VIEWER = "{ viewer { role subject refereeId referee { name } } }"
+
+
+async def test_viewer_says_who_is_calling_and_refuses_a_bad_token(world: World) -> None:
+    own = world.ids.own
+    assert (await world.gql().data(VIEWER))["viewer"] == {
+        "role": "ANONYMOUS", "subject": None, "refereeId": None, "referee": None
+    }
+    referee = (await world.gql(world.token(Role.REFEREE, own)).data(VIEWER))["viewer"]
+    assert referee["role"] == "REFEREE" and referee["refereeId"] == own
+    assert referee["referee"] == {"name": "Own Referee"} and referee["subject"]
+    admin = (await world.admin.data(VIEWER))["viewer"]
+    assert admin["role"] == "ADMIN" and admin["refereeId"] is None and admin["referee"] is None
+    result = await world.gql("garbage")(VIEWER)
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED", "reason": "TOKEN_INVALID"}
 
 
 # --- bad credentials over HTTP: per-field errors, HTTP 200 ------------------------------------------
@@ -468,6 +491,7 @@ async def test_dev_mode_is_admin_without_a_token_and_uses_a_token_when_sent(
     with caplog.at_level(logging.WARNING, logger="whistle"):
         async with running(settings) as transport:
             anonymous = GraphQL(client(transport))
+            assert (await anonymous.data("{ viewer { role subject } }"))["viewer"] == {"role": "ADMIN", "subject": "dev"}
             data = await anonymous.data("mutation { createReferee(input: {name: \"Dev\", club: \"C\"}) { id } }")
             own = data["createReferee"]["id"]
             referee = GraphQL(client(transport, mint_local_token(settings, Role.REFEREE, UUID(own))))

@@ -130,6 +130,7 @@ class Operation:
 def queries() -> list[Operation]:
     """Read-only operations; `variables(league)`."""
     return [
+        Operation("viewer", "{ viewer { role subject refereeId referee { id name } } }"),
         Operation("referees", "{ referees { id name club } }"),
         Operation("referee deep", REFEREE_DEEP, lambda k: {"id": k.busy_referee}),
         Operation("referee upper-case id", "query($id: ID!) { referee(id: $id) { id name } }", lambda k: {"id": k.referee.upper()}),

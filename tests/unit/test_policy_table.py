@@ -140,9 +140,16 @@ def _refusal(context: _Ctx, type_name: str, field_name: str, **kwargs: Any) -> t
     return None
 
 
-def test_anonymous_is_unauthenticated_everywhere() -> None:
-    for type_name, field_name in RULES:
+def test_anonymous_is_unauthenticated_everywhere_but_viewer() -> None:
+    assert [key for key, rule in RULES.items() if rule is Rule.ANYONE] == [("Query", "viewer")]
+    assert authorize(_Ctx(), "Query", "viewer") is None
+    for type_name, field_name in set(RULES) - {("Query", "viewer")}:
         assert _refusal(_Ctx(), type_name, field_name) == ("UNAUTHENTICATED", "TOKEN_MISSING")
+
+
+def test_viewer_still_refuses_a_bad_token() -> None:
+    context = _Ctx(auth_error=Unauthenticated("TOKEN_INVALID", "bad"))
+    assert _refusal(context, "Query", "viewer") == ("UNAUTHENTICATED", "TOKEN_INVALID")
 
 
 def test_a_refused_credential_is_reported_for_every_field() -> None:

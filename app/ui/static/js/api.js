@@ -1,0 +1,106 @@
+// The app is a client of Whistle's own GraphQL API: queries and mutations over POST /graphql,
+// subscriptions over the graphql-transport-ws protocol on the same URL.
+import { createClient } from '../vendor/graphql-ws/client.mjs';
+
+const TOKEN_KEY = 'whistle.token';
+
+/** The access token the user pasted (jwt mode). Without one the browser may still send the
+ * server's HTTP-only access_token cookie, which the API accepts too. */
+export const token = {
+  get: () => localStorage.getItem(TOKEN_KEY),
+  set(value) {
+    localStorage.setItem(TOKEN_KEY, value);
+    closeSocket(); // the socket authenticated with the old token
+  },
+  clear() {
+    localStorage.removeItem(TOKEN_KEY);
+    closeSocket();
+  },
+};
+
+/** A refused operation: the API's `errors`, each with `extensions.code` and `.reason`. */
+export class ApiError extends Error {
+  constructor(errors) {
+    super(errors.map((e) => e.message).join(' '));
+    this.errors = errors;
+  }
+
+  has(code) {
+    return this.errors.some((e) => e.extensions?.code === code);
+  }
+}
+
+export async function gql(query, variables = {}) {
+  const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+  const bearer = token.get();
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  let response;
+  try {
+    response = await fetch('/graphql', {
+      method: 'POST',
+      headers,
+      credentials: 'same-origin',
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new ApiError([{ message: 'The server cannot be reached; check the connection and retry.', extensions: { code: 'NETWORK' } }]);
+  }
+  const body = await response.json().catch(() => null);
+  if (body === null) {
+    throw new ApiError([{ message: `The server answered HTTP ${response.status}.`, extensions: { code: 'HTTP' } }]);
+  }
+  if (body.errors?.length) throw new ApiError(body.errors);
+  return body.data;
+}
+
+// --- subscriptions: one socket for the whole page ---------------------------------------------
+
+let socket = null;
+let connected = false;
+const connectionListeners = new Set();
+
+function setConnected(value) {
+  connected = value;
+  connectionListeners.forEach((listener) => listener(value));
+}
+
+function openSocket() {
+  if (socket === null) {
+    socket = createClient({
+      url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+      // The token goes in connection_init; without one the handshake's cookie is used.
+      connectionParams: () => (token.get() ? { token: token.get() } : {}),
+      lazy: true,
+      retryAttempts: Infinity, // phones lose the network; come back when it does
+      shouldRetry: () => true,
+      on: { connected: () => setConnected(true), closed: () => setConnected(false) },
+    });
+  }
+  return socket;
+}
+
+function closeSocket() {
+  socket?.dispose();
+  socket = null;
+  setConnected(false);
+}
+
+/** Start a subscription; `onData(data)` for each event, `onLive(bool)` when the socket
+ * connects or drops. Returns the function that stops it. */
+export function subscribe(query, variables, onData, onLive = () => {}) {
+  const client = openSocket();
+  connectionListeners.add(onLive);
+  onLive(connected);
+  const stop = client.subscribe(
+    { query, variables },
+    {
+      next: (result) => result.data && onData(result.data),
+      error: (error) => console.warn('subscription refused', error),
+      complete: () => {},
+    },
+  );
+  return () => {
+    connectionListeners.delete(onLive);
+    stop();
+  };
+}
