@@ -272,6 +272,8 @@ def test_board_shows_validation_problems_inline_and_refuses_the_commit(server: S
         expect(card.locator(".badge-staged", has_text="Staged")).to_have_count(referees.index(referee) + 1)
     expect(card.locator(".problem")).to_have_count(2)
     expect(card.locator(".problem").first).to_contain_text("ROLE_TAKEN")
+    for referee in referees:  # the rival is named, not shown by id
+        expect(card.locator(".problem", has_text=f"Another referee ({referee})")).to_have_count(1)
     screenshot(page, "board-problems")
     page.get_by_role("button", name="Commit staged assignments").click()
     expect(page.get_by_role("alert")).to_contain_text("Nothing was committed")

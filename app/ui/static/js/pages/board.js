@@ -31,6 +31,21 @@ const LOCK = {
   false: 'mutation { lockAvailabilities { locked } }',
 };
 
+// The API's problem messages name referees and fixtures by id; the board knows their names.
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+function namesOnBoard(edges) {
+  const names = new Map();
+  for (const { node } of edges) {
+    names.set(node.id, `${node.teamHome.name} – ${node.teamAway.name}`);
+    for (const r of node.availableReferees) names.set(r.id, r.name);
+    for (const a of node.assignments) names.set(a.referee.id, a.referee.name);
+  }
+  return names;
+}
+
+const withNames = (message, names) => message.replace(UUID, (id) => names.get(id) ?? id);
+
 const ROLES = [
   ['FIRST', 'first'],
   ['SECOND', 'second'],
@@ -50,6 +65,7 @@ export function BoardPage() {
 
   const data = board.data;
   const staged = data ? data.fixtures.edges.flatMap((e) => e.node.assignments).filter((a) => a.status === 'STAGED').length : 0;
+  const names = data ? namesOnBoard(data.fixtures.edges) : new Map();
   return html`<section>
     <p class="live" data-live=${live}>${live ? 'Live: commits by other admins appear here.' : 'Connecting for live updates…'}</p>
     <form class="filters" aria-label="Fixtures on the board" onSubmit=${(e) => e.preventDefault()}>
@@ -69,13 +85,13 @@ export function BoardPage() {
         ${data.fixtures.edges.length} of ${data.fixtures.totalCount} fixtures: narrow the dates.</p>`}
       <ul class="cards board">
         ${data.fixtures.edges.map(({ node }) => html`<li key=${node.id}>
-          <${BoardFixture} fixture=${node} problems=${data.validateAssignments.problems.filter((p) => p.fixture.id === node.id)} act=${act} />
+          <${BoardFixture} fixture=${node} problems=${data.validateAssignments.problems.filter((p) => p.fixture.id === node.id)} names=${names} act=${act} />
         </li>`)}
       </ul>`}
   </section>`;
 }
 
-function BoardFixture({ fixture, problems, act }) {
+function BoardFixture({ fixture, problems, names, act }) {
   const label = `${fixture.teamHome.name} – ${fixture.teamAway.name}`;
   const assigned = new Set(fixture.assignments.map((a) => a.referee.id));
   return html`<article class="card" aria-label=${`Board: ${label}`}>
@@ -89,7 +105,7 @@ function BoardFixture({ fixture, problems, act }) {
           <button type="button" class="link" aria-label=${`Remove ${a.referee.name} from ${label}`}
             onClick=${() => act(REMOVE[a.status], { f: fixture.id, r: a.referee.id })}>Remove</button>
           ${problems.filter((p) => p.referee.id === a.referee.id).map((p) => html`<p class="problem" role="note">
-            <strong>${p.code}</strong>: ${p.message}</p>`)}
+            <strong>${p.code}</strong>: ${withNames(p.message, names)}</p>`)}
         </li>`)}</ul>`}
     <h4>Available referees</h4>
     ${fixture.availableReferees.length === 0
