@@ -1,0 +1,275 @@
+"""Running a plan: breadth-first, one selection set per list level.
+
+All objects of one level are resolved together: every field of every object is started
+(resolvers called, attribute reads done) before anything is awaited, so each DataLoader
+sees the keys of the whole level and loads them with one batch. The coroutines are then
+driven by hand (`_drive`) instead of one asyncio Task each: resolvers here wait on
+loader futures, and a Task per field costs more than the field itself.
+
+Results are written straight into the response dicts, in graphql-core's field order
+(every dict of a selection gets its keys in the same order; an awaited field holds
+its place with None). Errors follow graphql-core exactly: the error is located at the
+field (or list item) with its nodes and path, and a null at a non-null position
+propagates to the nearest nullable ancestor, which becomes null; graphql-core's own
+`CollectedErrors` keeps the list (it drops errors below a position already nulled), and
+`_Pos` is the linked position it walks (`prev`). Paths are only built for errors and for
+the one `info` per field and level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import CoroutineType
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError, located_error
+from graphql.execution.executor import Executor
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, Undefined, is_iterable
+
+from app.execution.plan import Field, Leaf, ListOf, Object, Selection
+
+# One object to resolve: its source value, its response dict and its position.
+Item = tuple[Any, dict[str, Any], "_Pos | None"]
+
+
+class _Pos:
+    """A position in the response: `container[key]`, whose type is non-null or not.
+    `prev` is the enclosing position (None: the root), as in graphql-core's Path."""
+
+    __slots__ = ("prev", "key", "typename", "container", "non_null")
+
+    def __init__(self, prev: _Pos | None, key: str | int, typename: str | None, container: Any, non_null: bool) -> None:
+        self.prev, self.key, self.typename, self.container, self.non_null = prev, key, typename, container, non_null
+
+    def as_list(self) -> list[str | int]:
+        keys: list[str | int] = []
+        pos: _Pos | None = self
+        while pos is not None:
+            keys.append(pos.key)
+            pos = pos.prev
+        keys.reverse()
+        return keys
+
+    def as_path(self) -> Path:
+        prev = None if self.prev is None else self.prev.as_path()
+        return Path(prev, self.key, self.typename)
+
+
+class _Waiting:
+    """A resolver's awaitable, driven by hand, and where its value goes."""
+
+    __slots__ = ("steps", "field", "out", "pos", "kids")
+
+    def __init__(self, steps: Any, field: Field, out: dict[str, Any], pos: _Pos | None, kids: list[Item] | None) -> None:
+        self.steps, self.field, self.out, self.pos, self.kids = steps, field, out, pos, kids
+
+
+class Run:
+    """One execution of a plan by `executor` (the graphql-core executor of this request:
+    variables, context, root value, resolve infos and the collected errors)."""
+
+    def __init__(self, executor: Any) -> None:
+        self.executor = executor
+        self.errors = executor.collected_errors
+        self.data: dict[str, Any] | None = {}
+        self.nulled = False  # whether an error nulled a position (then dead objects are skipped)
+
+    async def execute(self, plan: Selection) -> ExecutionResult:
+        level: list[tuple[Selection, list[Item]]] = [(plan, [(self.executor.root_value, self.data, None)])]
+        while level and self.data is not None:
+            level = await self._level(level)
+        return self.executor.build_response(self.data)
+
+    async def _level(self, batches: list[tuple[Selection, list[Item]]]) -> list[tuple[Selection, list[Item]]]:
+        children: list[tuple[Selection, list[Item]]] = []
+        waiting: list[_Waiting] = []
+        for selection, items in batches:
+            if self.nulled:
+                has_nulled = self.errors.has_nulled_position
+                items = [item for item in items if not has_nulled(item[2])]
+            if items:
+                for field in selection.fields:
+                    self._start(field, items, waiting, children)
+        if waiting:
+            await self._drive(waiting)
+        return [(selection, items) for selection, items in children if items]
+
+    def _start(self, field: Field, items: list[Item], waiting: list[_Waiting], children: list[tuple[Selection, list[Item]]]) -> None:
+        """Resolve `field` on every item: values at hand are completed now, awaitables wait."""
+        completion = field.completion
+        kids: list[Item] | None = None
+        if not isinstance(completion, Leaf):
+            kids = []
+            item_plan = completion.item if isinstance(completion, ListOf) else completion
+            if isinstance(item_plan, Object):
+                children.append((item_plan.selection, kids))
+        key = field.key
+        getter = field.getter
+        if getter is not None:
+            verbatim = completion.verbatim if isinstance(completion, Leaf) else None
+            for source, out, pos in items:
+                try:
+                    value = getter(source)
+                except Exception as error:
+                    self._field_error(error, field, out, pos)
+                    continue
+                if type(value) is verbatim:
+                    out[key] = value
+                else:
+                    self._complete(field, value, out, pos, kids)
+            return
+
+        executor = self.executor
+        first = items[0][2]
+        path = Path(None if first is None else first.as_path(), key, field.parent_type.name)
+        info = executor.build_resolve_info(field.definition, field.nodes, field.parent_type, path)
+        try:
+            args = (
+                get_argument_values(field.definition, field.nodes[0], executor.variable_values, None, executor.hide_suggestions)
+                if field.has_args
+                else {}
+            )
+        except Exception as error:
+            for _source, out, pos in items:
+                self._field_error(error, field, out, pos)
+            return
+        resolve = field.resolve
+        is_awaitable = executor.is_awaitable
+        for source, out, pos in items:
+            try:
+                result = resolve(source, info, **args)
+            except Exception as error:
+                self._field_error(error, field, out, pos)
+                continue
+            if is_awaitable(result):
+                out[key] = None  # holds the key's place in the dict's order
+                steps = result if type(result) is CoroutineType else result.__await__()
+                waiting.append(_Waiting(steps, field, out, pos, kids))
+            else:
+                self._complete(field, result, out, pos, kids)
+
+    # --- completion ---------------------------------------------------------------------
+
+    def _complete(self, field: Field, value: Any, out: dict[str, Any], pos: _Pos | None, kids: list[Item] | None) -> None:
+        """graphql-core's complete_value for `field` of the object at `pos`; objects found
+        are queued in `kids` for the next level."""
+        key = field.key
+        completion = field.completion
+        try:
+            if isinstance(value, Exception):
+                raise value
+            if value is None or value is Undefined:
+                if completion.non_null:
+                    raise TypeError(field.non_null_message)
+                out[key] = None
+            elif isinstance(completion, Leaf):
+                out[key] = self._leaf(completion, value)
+            elif isinstance(completion, Object):
+                child: dict[str, Any] = {}
+                out[key] = child
+                kids.append((value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null)))  # type: ignore[union-attr]
+            else:
+                self._list(field, completion, value, out, pos, kids)  # type: ignore[arg-type]
+        except Exception as error:
+            self._field_error(error, field, out, pos)
+
+    def _list(self, field: Field, completion: ListOf, value: Any, out: dict[str, Any], pos: _Pos | None, kids: list[Item]) -> None:
+        if self.executor.is_async_iterable(value):
+            raise TypeError("compiled execution does not complete async iterables")  # no resolver returns one
+        if not is_iterable(value):
+            raise GraphQLError(
+                f"Expected Iterable, but did not find one for field '{field.parent_type.name}.{field.name}'."
+            )
+        item = completion.item
+        key = field.key
+        result: list[Any] = []
+        out[key] = result  # before the items: an item's error may null this list again
+        here = _Pos(pos, key, field.parent_type.name, out, completion.non_null)
+        is_leaf = isinstance(item, Leaf)
+        verbatim = item.verbatim if is_leaf else None
+        for index, element in enumerate(value):
+            if type(element) is verbatim:
+                result.append(element)
+                continue
+            try:
+                if isinstance(element, Exception):
+                    raise element
+                if self.executor.is_awaitable(element):
+                    raise TypeError("compiled execution does not complete awaitable list items")
+                if element is None or element is Undefined:
+                    if item.non_null:
+                        raise TypeError(field.non_null_message)
+                    result.append(None)
+                elif is_leaf:
+                    result.append(self._leaf(item, element))  # type: ignore[arg-type]
+                else:
+                    child: dict[str, Any] = {}
+                    result.append(child)
+                    kids.append((element, child, _Pos(here, index, None, result, item.non_null)))
+            except Exception as error:
+                result.append(None)
+                at = _Pos(here, index, None, result, item.non_null)
+                self._fail(located_error(error, field.nodes, at.as_list()), at)
+
+    @staticmethod
+    def _leaf(leaf: Leaf, value: Any) -> Any:
+        coerced = leaf.type.coerce_output_value(value)
+        if coerced is Undefined or coerced is None:
+            Executor.complete_leaf_value(leaf.type, value)  # raises graphql-core's own error
+        return coerced
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def _field_error(self, error: Exception, field: Field, out: dict[str, Any], pos: _Pos | None) -> None:
+        at = _Pos(pos, field.key, field.parent_type.name, out, field.completion.non_null)
+        self._fail(located_error(error, field.nodes, at.as_list()), at)
+
+    def _fail(self, error: GraphQLError, at: _Pos | None) -> None:
+        """graphql-core's handle_field_error plus the propagation of non-null errors:
+        the nearest nullable position at or above `at` becomes null (the root: no data)."""
+        while at is not None and at.non_null:
+            at = at.prev
+        if at is None:
+            self.data = None
+        else:
+            at.container[at.key] = None
+        self.nulled = True
+        self.errors.add(error, at)
+
+    # --- driving the resolvers' coroutines ------------------------------------------------
+
+    async def _drive(self, waiting: list[_Waiting]) -> None:
+        """Run the awaitables together, each step in the order they were started (as a
+        Task per awaitable would): whenever all are blocked, wait for what they wait on."""
+        blocked: list[tuple[_Waiting, Any]] = []
+        try:
+            for entry in waiting:
+                self._step(entry, blocked)
+            while blocked:
+                futures = {future for _entry, future in blocked if future is not None}
+                if futures:
+                    await asyncio.wait(futures)
+                else:
+                    await asyncio.sleep(0)  # a bare `yield` (asyncio.sleep(0)) asks for one loop turn
+                resumed, blocked = blocked, []
+                for entry, _future in resumed:
+                    self._step(entry, blocked)
+        finally:
+            for entry, _future in blocked:  # cancelled (e.g. the execution timeout): close them
+                entry.steps.close()
+
+    def _step(self, entry: _Waiting, blocked: list[tuple[_Waiting, Any]]) -> None:
+        try:
+            yielded = entry.steps.send(None)
+        except StopIteration as done:
+            self._complete(entry.field, done.value, entry.out, entry.pos, entry.kids)
+            return
+        except Exception as error:
+            self._field_error(error, entry.field, entry.out, entry.pos)
+            return
+        if yielded is not None:
+            if getattr(yielded, "_asyncio_future_blocking", None) is None:
+                raise RuntimeError(f"compiled execution: a resolver yielded {yielded!r}, not a future")
+            yielded._asyncio_future_blocking = False  # what a Task does with the future it waits on
+        blocked.append((entry, yielded))

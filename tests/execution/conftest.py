@@ -1,0 +1,67 @@
+"""The demo league, seeded once per session into an SQLite file, and the two schemas the
+differential tests compare: compiled execution on, and off (graphql-core only)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.api import build_schema
+from app.repos.engine import create_engine
+from app.repos.migrate import upgrade
+from app.services.demo import seed_demo
+from app.services.deps import ServiceDeps
+from tests.execution.harness import CALENDAR, ADMIN, run
+from tests.federation.corpus import League, known_league
+
+
+async def _seed(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        assert await seed_demo(ServiceDeps(engine, CALENDAR))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def league_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('compiled') / 'league.db'}"
+    asyncio.run(_seed(url))
+    return url
+
+
+@pytest.fixture
+async def league_engine(league_url: str) -> AsyncIterator[AsyncEngine]:
+    """The seeded league (read only by these tests)."""
+    engine = create_engine(league_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def compiled_schema() -> Any:
+    return build_schema(compiled=True)
+
+
+@pytest.fixture(scope="session")
+def interpreted_schema() -> Any:
+    return build_schema(compiled=False)
+
+
+@pytest.fixture
+async def league(league_engine: AsyncEngine, interpreted_schema: Any) -> League:
+    """Ids of the demo league (the federation corpus's own choice of them)."""
+
+    async def side(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return json.loads(await run(interpreted_schema, league_engine, query, variables, ADMIN))
+
+    return await known_league(side)  # type: ignore[arg-type]
