@@ -76,26 +76,34 @@ async def _measure(url: str, n: int, profile: bool, cold_cache: bool, fixture_id
             identity=DEV_ADMIN,
         )
 
-    async def once(schema: Any, query: str, variables: dict[str, Any]) -> float:
+    async def once(schema: Any, query: str, variables: dict[str, Any]) -> tuple[float, float]:
         ctx = context()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = await schema.execute(query, variable_values=variables, context_value=ctx)
         await ctx.loaders.settle()
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert not result.errors, result.errors
-        return elapsed
+        return elapsed, cpu
 
     try:
-        print(f"{'operation':<10}{'execution':<14}{'median ms':>10}{'p90 ms':>9}{'ops/s':>9}")
+        print(f"{'operation':<10}{'execution':<14}{'median ms':>10}{'p90 ms':>9}{'CPU ms':>8}{'ops/s':>9}")
         for op_name, (query, variables) in operations.items():
-            for mode, schema in schemas.items():
+            for schema in schemas.values():
                 for _ in range(20):  # warm-up: plans, caches, connection pool
                     await once(schema, query, variables)
-                gc.collect()
-                times = sorted([await once(schema, query, variables) for _ in range(n)])
+            gc.collect()
+            # The modes alternate run by run, so that load from elsewhere on the machine
+            # falls on both alike.
+            runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in schemas}
+            for _ in range(n):
+                for mode, schema in schemas.items():
+                    runs[mode].append(await once(schema, query, variables))
+            for mode, measured in runs.items():
+                times = sorted(wall for wall, _cpu in measured)
                 median = statistics.median(times) * 1000
                 p90 = times[int(len(times) * 0.9)] * 1000
-                print(f"{op_name:<10}{mode:<14}{median:>10.2f}{p90:>9.2f}{1000 / median:>9.0f}")
+                cpu = statistics.median(c for _wall, c in measured) * 1000
+                print(f"{op_name:<10}{mode:<14}{median:>10.2f}{p90:>9.2f}{cpu:>8.2f}{1000 / median:>9.0f}")
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()

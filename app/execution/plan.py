@@ -75,6 +75,22 @@ Completion = Leaf | Object | ListOf
 
 
 @dataclass(slots=True, eq=False)
+class Direct:
+    """A Strawberry resolver called as Strawberry's own wrapper would call it, minus the
+    wrapper: for fields without field extensions (permissions) or exception handlers,
+    the wrapper only converts the arguments and passes source and Info, which are the
+    same for every object of a level, so that work is done once per level."""
+
+    function: Callable[..., Any]
+    field: Any  # the StrawberryField
+    config: Any  # the StrawberryConfig (its info_class)
+    scalar_registry: Any
+    self_parameter: bool  # the source goes first, as `self`
+    source_names: tuple[str, ...]  # keyword parameters that also get the source (`root`, `parent`)
+    info_name: str | None  # the keyword parameter that gets the Info
+
+
+@dataclass(slots=True, eq=False)
 class Field:
     key: str  # the response key (alias or name)
     name: str
@@ -83,6 +99,7 @@ class Field:
     nodes: list[FieldNode]  # every node merged into this response key (error locations)
     getter: Callable[[Any], Any] | None  # a field without resolver: read the value directly
     resolve: Callable[..., Any] | None  # otherwise: the graphql-core resolve function
+    direct: Direct | None  # or, where it is the same, the Strawberry resolver itself
     has_args: bool
     completion: Completion
 
@@ -156,6 +173,7 @@ class _Builder:
         if definition is None:
             raise Unsupported(f"unknown field {parent.name}.{name}")  # validation refuses it first
         getter = self.getter(parent, definition, name)
+        direct = None if getter else self.direct(definition)
         return Field(
             key=key,
             name=name,
@@ -164,6 +182,7 @@ class _Builder:
             nodes=[d.node for d in details],
             getter=getter,
             resolve=None if getter else (definition.resolve or self.default_resolver),
+            direct=direct,
             has_args=bool(definition.args or node.arguments),
             completion=self.completion(definition.type, details),
         )
@@ -184,6 +203,25 @@ class _Builder:
         ):
             return attrgetter(field.python_name)
         return None
+
+    def direct(self, definition: GraphQLField) -> Direct | None:
+        field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
+        strawberry_schema = getattr(self.schema, "_strawberry_schema", None)
+        if field is None or strawberry_schema is None or strawberry_schema.exception_handlers:
+            return None
+        resolver = field.base_resolver
+        if resolver is None or field.extensions or not callable(resolver.wrapped_func):
+            return None
+        info = resolver.info_parameter
+        return Direct(
+            function=resolver.wrapped_func,
+            field=field,
+            config=strawberry_schema.config,
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            self_parameter=resolver.self_parameter is not None,
+            source_names=tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None),
+            info_name=info.name if info is not None else None,
+        )
 
     def completion(self, type_: GraphQLOutputType, details: list[FieldDetails]) -> Completion:
         non_null = is_non_null_type(type_)

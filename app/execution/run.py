@@ -26,8 +26,9 @@ from graphql import ExecutionResult, GraphQLError, located_error
 from graphql.execution.executor import Executor
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
+from strawberry.types.arguments import convert_arguments
 
-from app.execution.plan import Field, Leaf, ListOf, Object, Selection
+from app.execution.plan import Direct, Field, Leaf, ListOf, Object, Selection
 
 # One object to resolve: its source value, its response dict and its position.
 Item = tuple[Any, dict[str, Any], "_Pos | None"]
@@ -134,11 +135,24 @@ class Run:
             for _source, out, pos in items:
                 self._field_error(error, field, out, pos)
             return
-        resolve = field.resolve
+        direct = field.direct
+        if direct is not None:
+            try:
+                call = self._direct_call(direct, info, args)
+            except Exception as error:
+                for _source, out, pos in items:
+                    self._field_error(error, field, out, pos)
+                return
+        else:
+            resolve = field.resolve
+
+            def call(source: Any) -> Any:
+                return resolve(source, info, **args)
+
         is_awaitable = executor.is_awaitable
         for source, out, pos in items:
             try:
-                result = resolve(source, info, **args)
+                result = call(source)
             except Exception as error:
                 self._field_error(error, field, out, pos)
                 continue
@@ -148,6 +162,28 @@ class Run:
                 waiting.append(_Waiting(steps, field, out, pos, kids))
             else:
                 self._complete(field, result, out, pos, kids)
+
+    @staticmethod
+    def _direct_call(direct: Direct, info: Any, args: dict[str, Any]) -> Any:
+        """`source -> resolver result` as Strawberry's resolver wrapper computes it
+        (strawberry.schema.schema_converter.get_arguments), with the Info and the
+        converted arguments made once for the level."""
+        strawberry_info = direct.config.info_class(_raw_info=info, _field=direct.field)
+        kwargs = convert_arguments(
+            args, direct.field.arguments, scalar_registry=direct.scalar_registry, config=direct.config, info=strawberry_info
+        )
+        if direct.info_name is not None:
+            kwargs[direct.info_name] = strawberry_info
+        function, source_names = direct.function, direct.source_names
+        if source_names:
+
+            def with_source(source: Any) -> Any:
+                return function(*((source,) if direct.self_parameter else ()), **kwargs, **dict.fromkeys(source_names, source))
+
+            return with_source
+        if direct.self_parameter:
+            return lambda source: function(source, **kwargs)
+        return lambda _source: function(**kwargs)
 
     # --- completion ---------------------------------------------------------------------
 
