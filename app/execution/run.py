@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from types import CoroutineType
+from collections.abc import Callable
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, located_error
@@ -75,6 +76,7 @@ class Run:
         self.errors = executor.collected_errors
         self.data: dict[str, Any] | None = {}
         self.nulled = False  # whether an error nulled a position (then dead objects are skipped)
+        self.propagating: list[tuple[GraphQLError, _Pos]] | None = None  # see _fail
 
     async def execute(self, plan: Selection) -> ExecutionResult:
         level: list[tuple[Selection, list[Item]]] = [(plan, [(self.executor.root_value, self.data, None)])]
@@ -89,15 +91,23 @@ class Run:
             if self.nulled:
                 has_nulled = self.errors.has_nulled_position
                 items = [item for item in items if not has_nulled(item[2])]
-            if items:
-                for field in selection.fields:
-                    self._start(field, items, waiting, children)
+            if not items:
+                continue
+            # Object by object, field by field: graphql-core's order, so that errors are
+            # listed (and resolvers stepped) in the order graphql-core would list them.
+            starts = [self._starter(field, items, waiting, children) for field in selection.fields]
+            for item in items:
+                for start in starts:
+                    start(item)
         if waiting:
             await self._drive(waiting)
         return [(selection, items) for selection, items in children if items]
 
-    def _start(self, field: Field, items: list[Item], waiting: list[_Waiting], children: list[tuple[Selection, list[Item]]]) -> None:
-        """Resolve `field` on every item: values at hand are completed now, awaitables wait."""
+    def _starter(
+        self, field: Field, items: list[Item], waiting: list[_Waiting], children: list[tuple[Selection, list[Item]]]
+    ) -> Callable[[Item], None]:
+        """What resolves `field` on one item of this level: a value at hand is completed at
+        once, an awaitable joins `waiting`. The work shared by the level is done here once."""
         completion = field.completion
         kids: list[Item] | None = None
         if not isinstance(completion, Leaf):
@@ -106,20 +116,24 @@ class Run:
             if isinstance(item_plan, Object):
                 children.append((item_plan.selection, kids))
         key = field.key
+        complete, field_error = self._complete, self._field_error
         getter = field.getter
         if getter is not None:
             verbatim = completion.verbatim if isinstance(completion, Leaf) else None
-            for source, out, pos in items:
+
+            def read(item: Item) -> None:
+                source, out, pos = item
                 try:
                     value = getter(source)
                 except Exception as error:
-                    self._field_error(error, field, out, pos)
-                    continue
+                    field_error(error, field, out, pos)
+                    return
                 if type(value) is verbatim:
                     out[key] = value
                 else:
-                    self._complete(field, value, out, pos, kids)
-            return
+                    complete(field, value, out, pos, kids)
+
+            return read
 
         executor = self.executor
         first = items[0][2]
@@ -131,37 +145,35 @@ class Run:
                 if field.has_args
                 else {}
             )
-        except Exception as error:
-            for _source, out, pos in items:
-                self._field_error(error, field, out, pos)
-            return
-        direct = field.direct
-        if direct is not None:
-            try:
-                call = self._direct_call(direct, info, args)
-            except Exception as error:
-                for _source, out, pos in items:
-                    self._field_error(error, field, out, pos)
-                return
-        else:
-            resolve = field.resolve
+            if field.direct is not None:
+                call = self._direct_call(field.direct, info, args)
+            else:
+                resolve = field.resolve
 
-            def call(source: Any) -> Any:
-                return resolve(source, info, **args)
+                def call(source: Any) -> Any:
+                    return resolve(source, info, **args)
+
+        except Exception as failed:  # the same error for every item, as graphql-core raises it per item
+            refused = failed
+            return lambda item: field_error(refused, field, item[1], item[2])
 
         is_awaitable = executor.is_awaitable
-        for source, out, pos in items:
+        append = waiting.append
+
+        def start(item: Item) -> None:
+            source, out, pos = item
             try:
                 result = call(source)
             except Exception as error:
-                self._field_error(error, field, out, pos)
-                continue
+                field_error(error, field, out, pos)
+                return
             if is_awaitable(result):
                 out[key] = None  # holds the key's place in the dict's order
-                steps = result if type(result) is CoroutineType else result.__await__()
-                waiting.append(_Waiting(steps, field, out, pos, kids))
+                append(_Waiting(result if type(result) is CoroutineType else result.__await__(), field, out, pos, kids))
             else:
-                self._complete(field, result, out, pos, kids)
+                complete(field, result, out, pos, kids)
+
+        return start
 
     @staticmethod
     def _direct_call(direct: Direct, info: Any, args: dict[str, Any]) -> Any:
@@ -263,7 +275,18 @@ class Run:
 
     def _fail(self, error: GraphQLError, at: _Pos | None) -> None:
         """graphql-core's handle_field_error plus the propagation of non-null errors:
-        the nearest nullable position at or above `at` becomes null (the root: no data)."""
+        the nearest nullable position at or above `at` becomes null (the root: no data).
+
+        While awaitables are stepped, an error at a nullable position is recorded at once,
+        but one that propagates waits for the end of the round: in graphql-core it travels
+        up through awaiting tasks, each a loop turn later, and the tasks stepped in the same
+        turn record their own errors first."""
+        if self.propagating is not None and at is not None and at.non_null:
+            self.propagating.append((error, at))
+            return
+        self._null(error, at)
+
+    def _null(self, error: GraphQLError, at: _Pos | None) -> None:
         while at is not None and at.non_null:
             at = at.prev
         if at is None:
@@ -280,8 +303,7 @@ class Run:
         Task per awaitable would): whenever all are blocked, wait for what they wait on."""
         blocked: list[tuple[_Waiting, Any]] = []
         try:
-            for entry in waiting:
-                self._step(entry, blocked)
+            self._round([(entry, None) for entry in waiting], blocked)
             while blocked:
                 futures = {future for _entry, future in blocked if future is not None}
                 if futures:
@@ -289,11 +311,20 @@ class Run:
                 else:
                     await asyncio.sleep(0)  # a bare `yield` (asyncio.sleep(0)) asks for one loop turn
                 resumed, blocked = blocked, []
-                for entry, _future in resumed:
-                    self._step(entry, blocked)
+                self._round(resumed, blocked)
         finally:
             for entry, _future in blocked:  # cancelled (e.g. the execution timeout): close them
                 entry.steps.close()
+
+    def _round(self, entries: list[tuple[_Waiting, Any]], blocked: list[tuple[_Waiting, Any]]) -> None:
+        self.propagating = propagating = []
+        try:
+            for entry, _future in entries:
+                self._step(entry, blocked)
+        finally:
+            self.propagating = None
+        for error, at in propagating:
+            self._null(error, at)
 
     def _step(self, entry: _Waiting, blocked: list[tuple[_Waiting, Any]]) -> None:
         try:

@@ -4,15 +4,22 @@ as ADMIN and as a REFEREE, on the seeded demo league."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis_graphql import queries as generated_queries
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.execution.executor import is_compiled
+from app.repos.engine import create_engine
 from app.security.identity import Identity
+from tests.e2e.test_fuzz import _string, any_values, datetime_values, id_values
+from tests.execution.documents import e2e_query_documents, operation_names, variables_for
 from tests.execution.harness import ADMIN, referee_identity, run
-from tests.federation.corpus import League, queries
+from tests.federation.corpus import League, known_league, queries
 
 FIXTURE_SELECTION = """id date status venue { id name city } teamHome { id name club }
   teamAway { id name club } firstReferee { id name club } secondReferee { id name club }"""
@@ -62,3 +69,62 @@ async def test_federation_corpus(
         await assert_same(
             compiled_schema, interpreted_schema, league_engine, operation.query, operation.variables(league), identity
         )
+
+
+E2E_DOCUMENTS = e2e_query_documents()
+
+
+async def test_every_query_of_the_e2e_suite(
+    compiled_schema: Any, interpreted_schema: Any, league_engine: AsyncEngine, league: League
+) -> None:
+    assert len(E2E_DOCUMENTS) >= 50, "the e2e suite's documents were found"
+    compiled = 0
+    for text in E2E_DOCUMENTS:
+        for name in operation_names(text):
+            variables = variables_for(interpreted_schema._schema, text, name, league)
+            for identity in identities(league):
+                await assert_same(compiled_schema, interpreted_schema, league_engine, text, variables, identity, name)
+            compiled += is_compiled(compiled_schema, text, name)
+    assert compiled >= 40, f"only {compiled} of the e2e queries ran compiled"
+
+
+GENERATED_EXAMPLES = int(os.environ.get("WHISTLE_COMPILED_EXAMPLES", "150"))
+
+
+def test_generated_queries(compiled_schema: Any, interpreted_schema: Any, league_url: str) -> None:
+    """hypothesis-graphql's queries over every root field but `_entities`, with ids of the
+    league (and malformed ones) and odd date-times, each as ADMIN and as a REFEREE."""
+    with asyncio.Runner() as runner:
+        engine = create_engine(league_url)
+
+        async def side(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+            import json
+
+            return json.loads(await run(interpreted_schema, engine, query, variables, ADMIN))
+
+        league = runner.run(known_league(side))  # type: ignore[arg-type]
+        known = [league.referee, league.busy_referee, league.team, league.venue, league.fixture]
+        scalars = {"ID": _string(id_values(known)), "DateTime": _string(datetime_values()), "_Any": any_values(known)}
+        # `_entities` (an abstract type: always graphql-core's) would take most examples.
+        roots = [name for name in interpreted_schema._schema.query_type.fields if name != "_entities"]
+        strategy = generated_queries(interpreted_schema._schema, fields=roots, custom_scalars=scalars)
+        compiled = 0
+
+        @settings(
+            max_examples=GENERATED_EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(query=strategy)
+        def compare(query: str) -> None:
+            nonlocal compiled
+            for identity in identities(league):
+                runner.run(assert_same(compiled_schema, interpreted_schema, engine, query, None, identity))
+            compiled += is_compiled(compiled_schema, query)
+
+        try:
+            compare()
+        finally:
+            runner.run(engine.dispose())
+        assert compiled >= GENERATED_EXAMPLES // 3, f"only {compiled} generated queries ran compiled"
