@@ -76,11 +76,17 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         return None if plan is _UNSUPPORTED else plan
 
 
-def is_compiled(schema: Any, text: str, operation_name: str | None = None) -> bool:
-    """Whether `text` (that operation of it) has run as a plan on `schema` (a Strawberry
-    schema or its GraphQLSchema) with some values of its @skip/@include variables."""
+def compiled_plans(schema: Any, text: str, operation_name: str | None = None) -> list[Selection]:
+    """The cached plans of `text` (that operation of it), one per set of @skip/@include
+    variable values seen; `schema` is a Strawberry schema or its GraphQLSchema."""
     graphql_schema = getattr(schema, "_schema", schema)
-    return any(
-        len(key) == 3 and key[:2] == (text, operation_name) and plan is not _UNSUPPORTED
+    return [
+        plan
         for key, plan in plan_cache(graphql_schema).items()
-    )
+        if len(key) == 3 and key[:2] == (text, operation_name) and plan is not _UNSUPPORTED
+    ]
+
+
+def is_compiled(schema: Any, text: str, operation_name: str | None = None) -> bool:
+    """Whether `text` (that operation of it) has run as a plan on `schema`."""
+    return bool(compiled_plans(schema, text, operation_name))
