@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import graphql
 from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,34 +78,53 @@ async def _measure(url: str, n: int, profile: bool, cold_cache: bool, fixture_id
             identity=DEV_ADMIN,
         )
 
-    async def once(schema: Any, query: str, variables: dict[str, Any]) -> tuple[float, float]:
+    documents = {query: graphql.parse(query) for query, _variables in operations.values()}
+
+    async def once(schema: Any, query: str, variables: dict[str, Any], whole: bool = True) -> tuple[float, float]:
+        """One operation: through `schema.execute` (parsing, validation, extensions), or
+        (`whole` false) only graphql-core's `execute` of the parsed document with the
+        schema's executor class: the part compiled execution replaces."""
         ctx = context()
         start, cpu = time.perf_counter(), time.process_time()
-        result = await schema.execute(query, variable_values=variables, context_value=ctx)
+        if whole:
+            result = await schema.execute(query, variable_values=variables, context_value=ctx)
+        else:
+            result = await graphql.execute(
+                schema._schema,
+                documents[query],
+                context_value=ctx,
+                variable_values=variables,
+                executor_class=schema.execution_context_class,
+            )
         await ctx.loaders.settle()
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert not result.errors, result.errors
         return elapsed, cpu
 
     try:
-        print(f"{'operation':<10}{'execution':<14}{'median ms':>10}{'p90 ms':>9}{'CPU ms':>8}{'ops/s':>9}")
+        print(f"{'operation':<10}{'execution':<28}{'median ms':>10}{'p90 ms':>9}{'CPU ms':>8}{'ops/s':>9}")
+        modes = {
+            f"{name}{suffix}": (schema, whole)
+            for whole, suffix in ((True, ""), (False, ", execute only"))
+            for name, schema in schemas.items()
+        }
         for op_name, (query, variables) in operations.items():
-            for schema in schemas.values():
+            for schema, whole in modes.values():
                 for _ in range(20):  # warm-up: plans, caches, connection pool
-                    await once(schema, query, variables)
+                    await once(schema, query, variables, whole)
             gc.collect()
             # The modes alternate run by run, so that load from elsewhere on the machine
-            # falls on both alike.
-            runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in schemas}
+            # falls on all alike.
+            runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in modes}
             for _ in range(n):
-                for mode, schema in schemas.items():
-                    runs[mode].append(await once(schema, query, variables))
+                for mode, (schema, whole) in modes.items():
+                    runs[mode].append(await once(schema, query, variables, whole))
             for mode, measured in runs.items():
                 times = sorted(wall for wall, _cpu in measured)
                 median = statistics.median(times) * 1000
                 p90 = times[int(len(times) * 0.9)] * 1000
                 cpu = statistics.median(c for _wall, c in measured) * 1000
-                print(f"{op_name:<10}{mode:<14}{median:>10.2f}{p90:>9.2f}{cpu:>8.2f}{1000 / median:>9.0f}")
+                print(f"{op_name:<10}{mode:<28}{median:>10.2f}{p90:>9.2f}{cpu:>8.2f}{1000 / median:>9.0f}")
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()
