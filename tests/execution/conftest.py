@@ -1,11 +1,12 @@
-"""The demo league, seeded once per session into an SQLite file, and the two schemas the
-differential tests compare: compiled execution on, and off (graphql-core only)."""
+"""The demo league, seeded once per session on each backend (an SQLite file, a PostgreSQL
+database), and the two schemas the differential tests compare: compiled execution on,
+and off (graphql-core only)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from app.repos.engine import create_engine
 from app.repos.migrate import upgrade
 from app.services.demo import seed_demo
 from app.services.deps import ServiceDeps
-from tests.execution.harness import CALENDAR, ADMIN, run
+from tests.conftest import _postgres_database
+from tests.execution.harness import ADMIN, CALENDAR, run
 from tests.federation.corpus import League, known_league
 
 
@@ -30,11 +32,22 @@ async def _seed(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def league_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('compiled') / 'league.db'}"
-    asyncio.run(_seed(url))
-    return url
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def league_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo league on each backend (a throw-away PostgreSQL database, as tests/conftest.py makes)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('compiled') / 'league.db'}"
+        asyncio.run(_seed(url))
+        yield url
+        return
+    with asyncio.Runner() as runner:
+        database = _postgres_database()
+        url = runner.run(database.__aenter__())
+        try:
+            runner.run(_seed(url))
+            yield url
+        finally:
+            runner.run(database.__aexit__(None, None, None))
 
 
 @pytest.fixture
