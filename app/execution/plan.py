@@ -22,6 +22,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLAbstractType,
     GraphQLBoolean,
     GraphQLField,
     GraphQLID,
@@ -34,6 +35,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    is_abstract_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -66,12 +68,22 @@ class Object:
 
 
 @dataclass(slots=True, eq=False)
+class Abstract:
+    """A union or interface: the value's runtime type (graphql-core's resolve_type and
+    checks) picks the selection."""
+
+    non_null: bool
+    type: GraphQLAbstractType
+    selections: dict[str, Selection]  # by possible type name
+
+
+@dataclass(slots=True, eq=False)
 class ListOf:
     non_null: bool
-    item: Leaf | Object
+    item: Leaf | Object | Abstract
 
 
-Completion = Leaf | Object | ListOf
+Completion = Leaf | Object | Abstract | ListOf
 
 
 @dataclass(slots=True, eq=False)
@@ -97,6 +109,7 @@ class Field:
     parent_type: GraphQLObjectType
     definition: GraphQLField
     nodes: list[FieldNode]  # every node merged into this response key (error locations)
+    details: list[FieldDetails]  # the same, as graphql-core groups them
     getter: Callable[[Any], Any] | None  # a field without resolver: read the value directly
     resolve: Callable[..., Any] | None  # otherwise: the graphql-core resolve function
     direct: Direct | None  # or, where it is the same, the Strawberry resolver itself
@@ -180,6 +193,7 @@ class _Builder:
             parent_type=parent,
             definition=definition,
             nodes=[d.node for d in details],
+            details=details,
             getter=getter,
             resolve=None if getter else (definition.resolve or self.default_resolver),
             direct=direct,
@@ -234,13 +248,17 @@ class _Builder:
         if is_leaf_type(inner):
             return Leaf(non_null, inner, _VERBATIM.get(inner))
         if is_object_type(inner):
-            grouped, defers, _ = collect_subfields(
-                self.schema, self.fragments, self.variables, self.operation, inner, details
-            )
-            if defers:
-                raise Unsupported("@defer")
-            return Object(non_null, self.selection(inner, grouped))
-        raise Unsupported(f"abstract type {inner}")
+            return Object(non_null, self.subselection(inner, details))
+        if is_abstract_type(inner):
+            possible = self.schema.get_possible_types(inner)
+            return Abstract(non_null, inner, {t.name: self.subselection(t, details) for t in possible})
+        raise Unsupported(f"output type {inner}")  # not reached: every output type is one of the above
+
+    def subselection(self, type_: GraphQLObjectType, details: list[FieldDetails]) -> Selection:
+        grouped, defers, _ = collect_subfields(self.schema, self.fragments, self.variables, self.operation, type_, details)
+        if defers:
+            raise Unsupported("@defer")
+        return self.selection(type_, grouped)
 
 
 def build_plan(

@@ -29,7 +29,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.types.arguments import convert_arguments
 
-from app.execution.plan import Direct, Field, Leaf, ListOf, Object, Selection
+from app.execution.plan import Abstract, Direct, Field, Leaf, ListOf, Object, Selection
 
 # One object to resolve: its source value, its response dict and its position.
 Item = tuple[Any, dict[str, Any], "_Pos | None"]
@@ -58,13 +58,29 @@ class _Pos:
         return Path(prev, self.key, self.typename)
 
 
+class _ByType:
+    """The next level's items of an abstract field, one list per possible type."""
+
+    __slots__ = ("info", "lists")
+
+    def __init__(self, info: Any, lists: dict[str, list[Item]]) -> None:
+        self.info, self.lists = info, lists
+
+
 class _Waiting:
     """A resolver's awaitable, driven by hand, and where its value goes."""
 
-    __slots__ = ("steps", "field", "out", "pos", "kids")
+    __slots__ = ("steps", "field", "out", "pos", "kids", "index")
 
-    def __init__(self, steps: Any, field: Field, out: dict[str, Any], pos: _Pos | None, kids: list[Item] | None) -> None:
-        self.steps, self.field, self.out, self.pos, self.kids = steps, field, out, pos, kids
+    def __init__(self, steps: Any, field: Field, out: Any, pos: _Pos | None, kids: Any, index: int | None = None) -> None:
+        # A field's value goes to out[field.key] (out: the object's dict, pos: the object's
+        # position); a list item's (index not None) to out[index] (out: the list, pos: its position).
+        self.steps, self.field, self.out, self.pos, self.kids, self.index = steps, field, out, pos, kids, index
+
+
+def _steps(awaitable: Any) -> Any:
+    """What `send` steps: the coroutine itself, or any other awaitable's iterator."""
+    return awaitable if type(awaitable) is CoroutineType else awaitable.__await__()
 
 
 class Run:
@@ -77,6 +93,7 @@ class Run:
         self.data: dict[str, Any] | None = {}
         self.nulled = False  # whether an error nulled a position (then dead objects are skipped)
         self.propagating: list[tuple[GraphQLError, _Pos]] | None = None  # see _fail
+        self.pending: list[_Waiting] = []  # awaitables not stepped yet
 
     async def execute(self, plan: Selection) -> ExecutionResult:
         level: list[tuple[Selection, list[Item]]] = [(plan, [(self.executor.root_value, self.data, None)])]
@@ -86,7 +103,6 @@ class Run:
 
     async def _level(self, batches: list[tuple[Selection, list[Item]]]) -> list[tuple[Selection, list[Item]]]:
         children: list[tuple[Selection, list[Item]]] = []
-        waiting: list[_Waiting] = []
         for selection, items in batches:
             if self.nulled:
                 has_nulled = self.errors.has_nulled_position
@@ -95,29 +111,34 @@ class Run:
                 continue
             # Object by object, field by field: graphql-core's order, so that errors are
             # listed (and resolvers stepped) in the order graphql-core would list them.
-            starts = [self._starter(field, items, waiting, children) for field in selection.fields]
+            starts = [self._starter(field, items, children) for field in selection.fields]
             for item in items:
                 for start in starts:
                     start(item)
-        if waiting:
-            await self._drive(waiting)
+        if self.pending:
+            await self._drive()
         return [(selection, items) for selection, items in children if items]
 
     def _starter(
-        self, field: Field, items: list[Item], waiting: list[_Waiting], children: list[tuple[Selection, list[Item]]]
+        self, field: Field, items: list[Item], children: list[tuple[Selection, list[Item]]]
     ) -> Callable[[Item], None]:
         """What resolves `field` on one item of this level: a value at hand is completed at
-        once, an awaitable joins `waiting`. The work shared by the level is done here once."""
+        once, an awaitable joins `pending`. The work shared by the level is done here once."""
         completion = field.completion
-        kids: list[Item] | None = None
-        if not isinstance(completion, Leaf):
+        getter = field.getter
+        item_plan = completion.item if isinstance(completion, ListOf) else completion
+        info = self._info(field, items) if getter is None or isinstance(item_plan, Abstract) else None
+        kids: Any = None  # where the objects this field finds go: the next level's items
+        if isinstance(item_plan, Object):
             kids = []
-            item_plan = completion.item if isinstance(completion, ListOf) else completion
-            if isinstance(item_plan, Object):
-                children.append((item_plan.selection, kids))
+            children.append((item_plan.selection, kids))
+        elif isinstance(item_plan, Abstract):
+            kids = _ByType(info, {})
+            for name, selection in item_plan.selections.items():
+                kids.lists[name] = []
+                children.append((selection, kids.lists[name]))
         key = field.key
         complete, field_error = self._complete, self._field_error
-        getter = field.getter
         if getter is not None:
             verbatim = completion.verbatim if isinstance(completion, Leaf) else None
 
@@ -136,9 +157,6 @@ class Run:
             return read
 
         executor = self.executor
-        first = items[0][2]
-        path = Path(None if first is None else first.as_path(), key, field.parent_type.name)
-        info = executor.build_resolve_info(field.definition, field.nodes, field.parent_type, path)
         try:
             args = (
                 get_argument_values(field.definition, field.nodes[0], executor.variable_values, None, executor.hide_suggestions)
@@ -158,7 +176,7 @@ class Run:
             return lambda item: field_error(refused, field, item[1], item[2])
 
         is_awaitable = executor.is_awaitable
-        append = waiting.append
+        append = self.pending.append
 
         def start(item: Item) -> None:
             source, out, pos = item
@@ -169,11 +187,18 @@ class Run:
                 return
             if is_awaitable(result):
                 out[key] = None  # holds the key's place in the dict's order
-                append(_Waiting(result if type(result) is CoroutineType else result.__await__(), field, out, pos, kids))
+                append(_Waiting(_steps(result), field, out, pos, kids))
             else:
                 complete(field, result, out, pos, kids)
 
         return start
+
+    def _info(self, field: Field, items: list[Item]) -> Any:
+        """The resolve info of `field` for this level: graphql-core's for the first item
+        (only its path differs between items, and no resolver here reads the path)."""
+        first = items[0][2]
+        path = Path(None if first is None else first.as_path(), field.key, field.parent_type.name)
+        return self.executor.build_resolve_info(field.definition, field.nodes, field.parent_type, path)
 
     @staticmethod
     def _direct_call(direct: Direct, info: Any, args: dict[str, Any]) -> Any:
@@ -199,7 +224,7 @@ class Run:
 
     # --- completion ---------------------------------------------------------------------
 
-    def _complete(self, field: Field, value: Any, out: dict[str, Any], pos: _Pos | None, kids: list[Item] | None) -> None:
+    def _complete(self, field: Field, value: Any, out: dict[str, Any], pos: _Pos | None, kids: Any) -> None:
         """graphql-core's complete_value for `field` of the object at `pos`; objects found
         are queued in `kids` for the next level."""
         key = field.key
@@ -213,16 +238,17 @@ class Run:
                 out[key] = None
             elif isinstance(completion, Leaf):
                 out[key] = self._leaf(completion, value)
-            elif isinstance(completion, Object):
+            elif isinstance(completion, (Object, Abstract)):
+                target = kids if isinstance(completion, Object) else self._of_runtime_type(field, completion, value, kids)
                 child: dict[str, Any] = {}
                 out[key] = child
-                kids.append((value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null)))  # type: ignore[union-attr]
+                target.append((value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null)))
             else:
                 self._list(field, completion, value, out, pos, kids)  # type: ignore[arg-type]
         except Exception as error:
             self._field_error(error, field, out, pos)
 
-    def _list(self, field: Field, completion: ListOf, value: Any, out: dict[str, Any], pos: _Pos | None, kids: list[Item]) -> None:
+    def _list(self, field: Field, completion: ListOf, value: Any, out: dict[str, Any], pos: _Pos | None, kids: Any) -> None:
         if self.executor.is_async_iterable(value):
             raise TypeError("compiled execution does not complete async iterables")  # no resolver returns one
         if not is_iterable(value):
@@ -234,31 +260,50 @@ class Run:
         result: list[Any] = []
         out[key] = result  # before the items: an item's error may null this list again
         here = _Pos(pos, key, field.parent_type.name, out, completion.non_null)
-        is_leaf = isinstance(item, Leaf)
-        verbatim = item.verbatim if is_leaf else None
+        verbatim = item.verbatim if isinstance(item, Leaf) else None
+        is_awaitable = self.executor.is_awaitable
         for index, element in enumerate(value):
             if type(element) is verbatim:
                 result.append(element)
                 continue
-            try:
-                if isinstance(element, Exception):
-                    raise element
-                if self.executor.is_awaitable(element):
-                    raise TypeError("compiled execution does not complete awaitable list items")
-                if element is None or element is Undefined:
-                    if item.non_null:
-                        raise TypeError(field.non_null_message)
-                    result.append(None)
-                elif is_leaf:
-                    result.append(self._leaf(item, element))  # type: ignore[arg-type]
-                else:
-                    child: dict[str, Any] = {}
-                    result.append(child)
-                    kids.append((element, child, _Pos(here, index, None, result, item.non_null)))
-            except Exception as error:
-                result.append(None)
-                at = _Pos(here, index, None, result, item.non_null)
-                self._fail(located_error(error, field.nodes, at.as_list()), at)
+            result.append(None)  # the item's place
+            if is_awaitable(element):  # e.g. `_entities`: one resolve_reference per representation
+                self.pending.append(_Waiting(_steps(element), field, result, here, kids, index))
+            else:
+                self._complete_item(field, element, result, index, here, kids)
+
+    def _complete_item(self, field: Field, element: Any, result: list[Any], index: int, here: _Pos, kids: Any) -> None:
+        """graphql-core's completion of a list item into result[index] (`here`: the list)."""
+        item = field.completion.item  # type: ignore[union-attr]
+        try:
+            if isinstance(element, Exception):
+                raise element
+            if element is None or element is Undefined:
+                if item.non_null:
+                    raise TypeError(field.non_null_message)
+            elif isinstance(item, Leaf):
+                result[index] = self._leaf(item, element)
+            else:
+                target = kids if isinstance(item, Object) else self._of_runtime_type(field, item, element, kids)
+                child: dict[str, Any] = {}
+                result[index] = child
+                target.append((element, child, _Pos(here, index, None, result, item.non_null)))
+        except Exception as error:
+            self._item_error(error, field, result, index, here)
+
+    def _of_runtime_type(self, field: Field, abstract: Abstract, value: Any, kids: _ByType) -> list[Item]:
+        """The next level's items of `value`'s runtime type (graphql-core's resolve_type and
+        its checks of the answer, with its errors)."""
+        executor = self.executor
+        resolve_type = abstract.type.resolve_type or executor.type_resolver
+        name = resolve_type(value, kids.info, abstract.type)
+        if executor.is_awaitable(name):
+            close = getattr(name, "close", None)
+            if close is not None:
+                close()  # a coroutine never awaited would warn
+            raise TypeError("compiled execution does not await resolve_type")  # Strawberry's is synchronous
+        runtime = executor.ensure_valid_runtime_type(name, abstract.type, field.details, kids.info, value)
+        return kids.lists[runtime.name]
 
     @staticmethod
     def _leaf(leaf: Leaf, value: Any) -> Any:
@@ -271,6 +316,11 @@ class Run:
 
     def _field_error(self, error: Exception, field: Field, out: dict[str, Any], pos: _Pos | None) -> None:
         at = _Pos(pos, field.key, field.parent_type.name, out, field.completion.non_null)
+        self._fail(located_error(error, field.nodes, at.as_list()), at)
+
+    def _item_error(self, error: Exception, field: Field, result: list[Any], index: int, here: _Pos) -> None:
+        result[index] = None
+        at = _Pos(here, index, None, result, field.completion.item.non_null)  # type: ignore[union-attr]
         self._fail(located_error(error, field.nodes, at.as_list()), at)
 
     def _fail(self, error: GraphQLError, at: _Pos | None) -> None:
@@ -298,13 +348,19 @@ class Run:
 
     # --- driving the resolvers' coroutines ------------------------------------------------
 
-    async def _drive(self, waiting: list[_Waiting]) -> None:
-        """Run the awaitables together, each step in the order they were started (as a
-        Task per awaitable would): whenever all are blocked, wait for what they wait on."""
+    async def _drive(self) -> None:
+        """Run the pending awaitables together, each step in the order they were started
+        (as a Task per awaitable would): new ones (awaitable list items) take their first
+        step, and whenever all are blocked, wait for what they wait on."""
         blocked: list[tuple[_Waiting, Any]] = []
         try:
-            self._round([(entry, None) for entry in waiting], blocked)
-            while blocked:
+            while True:
+                if self.pending:
+                    fresh, self.pending = self.pending, []
+                    self._round([(entry, None) for entry in fresh], blocked)
+                    continue
+                if not blocked:
+                    return
                 futures = {future for _entry, future in blocked if future is not None}
                 if futures:
                     await asyncio.wait(futures)
@@ -313,8 +369,10 @@ class Run:
                 resumed, blocked = blocked, []
                 self._round(resumed, blocked)
         finally:
-            for entry, _future in blocked:  # cancelled (e.g. the execution timeout): close them
+            # Left over only when cancelled (e.g. the execution timeout): close them.
+            for entry in [*(entry for entry, _future in blocked), *self.pending]:
                 entry.steps.close()
+            self.pending = []
 
     def _round(self, entries: list[tuple[_Waiting, Any]], blocked: list[tuple[_Waiting, Any]]) -> None:
         self.propagating = propagating = []
@@ -330,10 +388,16 @@ class Run:
         try:
             yielded = entry.steps.send(None)
         except StopIteration as done:
-            self._complete(entry.field, done.value, entry.out, entry.pos, entry.kids)
+            if entry.index is None:
+                self._complete(entry.field, done.value, entry.out, entry.pos, entry.kids)
+            else:
+                self._complete_item(entry.field, done.value, entry.out, entry.index, entry.pos, entry.kids)  # type: ignore[arg-type]
             return
         except Exception as error:
-            self._field_error(error, entry.field, entry.out, entry.pos)
+            if entry.index is None:
+                self._field_error(error, entry.field, entry.out, entry.pos)
+            else:
+                self._item_error(error, entry.field, entry.out, entry.index, entry.pos)  # type: ignore[arg-type]
             return
         if yielded is not None:
             if getattr(yielded, "_asyncio_future_blocking", None) is None:
