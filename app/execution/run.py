@@ -19,8 +19,8 @@ the one `info` per field and level.
 from __future__ import annotations
 
 import asyncio
-from types import CoroutineType
 from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
 from graphql import ExecutionResult, GraphQLError, located_error

@@ -5,9 +5,7 @@ and off (graphql-core only)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,8 @@ from app.repos.migrate import upgrade
 from app.services.demo import seed_demo
 from app.services.deps import ServiceDeps
 from tests.conftest import _postgres_database
-from tests.execution.harness import ADMIN, CALENDAR, run
-from tests.federation.corpus import League, known_league
+from tests.execution.harness import CALENDAR, league_of
+from tests.federation.corpus import League
 
 
 async def _seed(url: str) -> None:
@@ -73,8 +71,4 @@ def interpreted_schema() -> Any:
 @pytest.fixture
 async def league(league_engine: AsyncEngine, interpreted_schema: Any) -> League:
     """Ids of the demo league (the federation corpus's own choice of them)."""
-
-    async def side(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        return json.loads(await run(interpreted_schema, league_engine, query, variables, ADMIN))
-
-    return await known_league(side)  # type: ignore[arg-type]
+    return await league_of(interpreted_schema, league_engine)

@@ -19,6 +19,7 @@ from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.identity import Identity, Role
 from app.services.deps import ServiceDeps
+from tests.federation.corpus import League, known_league
 
 CALENDAR = LeagueCalendar(timezone.utc, timedelta(minutes=150))
 ADMIN = Identity(role=Role.ADMIN, subject="admin")
@@ -63,3 +64,12 @@ async def run(
     if result.errors:
         response["errors"] = [error.formatted for error in result.errors]
     return _CORRELATION_ID.sub("<correlation id>", json.dumps(response))
+
+
+async def league_of(schema: Any, engine: AsyncEngine) -> League:
+    """Ids of the demo league, as the federation corpus chooses them (read as ADMIN)."""
+
+    async def side(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        return json.loads(await run(schema, engine, query, variables, ADMIN))
+
+    return await known_league(side)  # type: ignore[arg-type]

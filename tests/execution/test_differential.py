@@ -18,8 +18,8 @@ from app.repos.engine import create_engine
 from app.security.identity import Identity
 from tests.e2e.test_fuzz import _string, any_values, datetime_values, id_values
 from tests.execution.documents import e2e_query_documents, operation_names, variables_for
-from tests.execution.harness import ADMIN, referee_identity, run
-from tests.federation.corpus import League, known_league, queries
+from tests.execution.harness import ADMIN, league_of, referee_identity, run
+from tests.federation.corpus import League, queries
 
 FIXTURE_SELECTION = """id date status venue { id name city } teamHome { id name club }
   teamAway { id name club } firstReferee { id name club } secondReferee { id name club }"""
@@ -97,13 +97,7 @@ def test_generated_queries(compiled_schema: Any, interpreted_schema: Any, league
     a REFEREE."""
     with asyncio.Runner() as runner:
         engine = create_engine(league_url)
-
-        async def side(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-            import json
-
-            return json.loads(await run(interpreted_schema, engine, query, variables, ADMIN))
-
-        league = runner.run(known_league(side))  # type: ignore[arg-type]
+        league = runner.run(league_of(interpreted_schema, engine))
         known = [league.referee, league.busy_referee, league.team, league.venue, league.fixture]
         scalars = {"ID": _string(id_values(known)), "DateTime": _string(datetime_values()), "_Any": any_values(known)}
         strategy = generated_queries(interpreted_schema._schema, custom_scalars=scalars)
