@@ -351,7 +351,7 @@ class Run:
     async def _drive(self) -> None:
         """Run the pending awaitables together, each step in the order they were started
         (as a Task per awaitable would): new ones (awaitable list items) take their first
-        step, and whenever all are blocked, wait for what they wait on."""
+        step, and whenever all are blocked, wait until what one of them waits on is done."""
         blocked: list[tuple[_Waiting, Any]] = []
         try:
             while True:
@@ -363,10 +363,13 @@ class Run:
                     return
                 futures = {future for _entry, future in blocked if future is not None}
                 if futures:
-                    await asyncio.wait(futures)
+                    await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
                 else:
                     await asyncio.sleep(0)  # a bare `yield` (asyncio.sleep(0)) asks for one loop turn
-                resumed, blocked = blocked, []
+                # Those whose future is done go on, in the order they started, as their
+                # Tasks would be woken; the others wait for the next completion.
+                resumed = [(e, f) for e, f in blocked if f is None or f.done()]
+                blocked = [(e, f) for e, f in blocked if f is not None and not f.done()]
                 self._round(resumed, blocked)
         finally:
             # Left over only when cancelled (e.g. the execution timeout): close them.
