@@ -1,19 +1,22 @@
-"""Running a plan: breadth-first, one selection set per list level.
+"""Running a plan: graphql-core's order of work, without its per-field interpretation.
 
-All objects of one level are resolved together: every field of every object is started
-(resolvers called, attribute reads done) before anything is awaited, so each DataLoader
-sees the keys of the whole level and loads them with one batch. The coroutines are then
-driven by hand (`_drive`) instead of one asyncio Task each: resolvers here wait on
-loader futures, and a Task per field costs more than the field itself.
+What is at hand is completed at once, depth first, as graphql-core does: an attribute read,
+a synchronous resolver, an object found that way and its own fields. Every resolver that
+returns an awaitable is started and set aside; only when nothing more can be started are
+the awaitables run, all of them together. So every field of every object of a list is
+started before anything is awaited, and each DataLoader gets the keys of the whole list
+(the whole level of the response) in one batch. The awaitables are stepped by hand
+(`_drive`) instead of one asyncio Task each (resolvers here wait on loader futures, and a
+Task per field costs more than the field itself), in the order their Tasks would run:
+in the order they were started, each resumed once its future is done. When one finishes,
+its value is completed there and then, which starts the next level's resolvers.
 
-Results are written straight into the response dicts, in graphql-core's field order
-(every dict of a selection gets its keys in the same order; an awaited field holds
-its place with None). Errors follow graphql-core exactly: the error is located at the
-field (or list item) with its nodes and path, and a null at a non-null position
-propagates to the nearest nullable ancestor, which becomes null; graphql-core's own
-`CollectedErrors` keeps the list (it drops errors below a position already nulled), and
-`_Pos` is the linked position it walks (`prev`). Paths are only built for errors and for
-the one `info` per field and level.
+Results are written straight into the response dicts, in graphql-core's field order (an
+awaited field holds its place with None). Errors are graphql-core's: located at the field
+(or list item) with its nodes and path; a null at a non-null position propagates to the
+nearest nullable ancestor, which becomes null; graphql-core's own `CollectedErrors` keeps
+the list (it drops errors below a position already nulled) and walks `_Pos`, the linked
+position (`prev`). Paths are only built for errors and for the one `info` per field.
 """
 
 from __future__ import annotations
@@ -30,9 +33,6 @@ from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.types.arguments import convert_arguments
 
 from app.execution.plan import Abstract, Direct, Field, Leaf, ListOf, Object, Selection
-
-# One object to resolve: its source value, its response dict and its position.
-Item = tuple[Any, dict[str, Any], "_Pos | None"]
 
 
 class _Pos:
@@ -58,24 +58,29 @@ class _Pos:
         return Path(prev, self.key, self.typename)
 
 
-class _ByType:
-    """The next level's items of an abstract field, one list per possible type."""
-
-    __slots__ = ("info", "lists")
-
-    def __init__(self, info: Any, lists: dict[str, list[Item]]) -> None:
-        self.info, self.lists = info, lists
-
 
 class _Waiting:
-    """A resolver's awaitable, driven by hand, and where its value goes."""
+    """An awaitable set aside, stepped by hand, and where its value goes: a field's value
+    to out[field.key] (out: the object's dict, pos: the object's position); a list item's
+    (index not None) to out[index] (out: the list, pos: the list's position)."""
 
-    __slots__ = ("steps", "field", "out", "pos", "kids", "index")
+    __slots__ = ("steps", "field", "out", "pos", "index")
 
-    def __init__(self, steps: Any, field: Field, out: Any, pos: _Pos | None, kids: Any, index: int | None = None) -> None:
-        # A field's value goes to out[field.key] (out: the object's dict, pos: the object's
-        # position); a list item's (index not None) to out[index] (out: the list, pos: its position).
-        self.steps, self.field, self.out, self.pos, self.kids, self.index = steps, field, out, pos, kids, index
+    def __init__(self, steps: Any, field: Field, out: Any, pos: _Pos | None, index: int | None = None) -> None:
+        self.steps, self.field, self.out, self.pos, self.index = steps, field, out, pos, index
+
+
+def _cancel(steps: Any) -> None:
+    """Throw CancelledError into an awaitable that will not be stepped again; what it
+    awaits while cleaning up is not waited for."""
+    try:
+        steps.throw(asyncio.CancelledError())
+    except BaseException:  # noqa: BLE001 - the CancelledError itself, or whatever cleanup raised
+        return
+    try:
+        steps.close()
+    except RuntimeError:  # "coroutine ignored GeneratorExit": it is left to the garbage collector
+        pass
 
 
 def _steps(awaitable: Any) -> Any:
@@ -91,59 +96,53 @@ class Run:
         self.executor = executor
         self.errors = executor.collected_errors
         self.data: dict[str, Any] | None = {}
-        self.nulled = False  # whether an error nulled a position (then dead objects are skipped)
-        self.propagating: list[tuple[GraphQLError, _Pos]] | None = None  # see _fail
-        self.pending: list[_Waiting] = []  # awaitables not stepped yet
+        self.starters: dict[Field, Callable[[Any, dict[str, Any], _Pos | None], None]] = {}
+        self.infos: dict[Field, Any] = {}
+        self.pending: list[_Waiting] = []  # awaitables started, not stepped yet
+        self.nulled = False  # whether an error nulled a position (then work below it is skipped)
+        # While awaitables are stepped: the errors that propagate out of the value of the
+        # one being stepped (see _fail), and how deep that value is in the response.
+        self.propagating: list[tuple[int, GraphQLError, _Pos | None]] | None = None
+        # The positions graphql-core gives a Task of their own, as (id(container), key): the
+        # awaitable fields of an object with two or more, the awaitable items of a list
+        # with two or more (it gathers them). An error that propagates past one reaches the
+        # parent a loop turn later (see _fail).
+        self.tasks: set[tuple[int, str | int]] = set()
 
     async def execute(self, plan: Selection) -> ExecutionResult:
-        level: list[tuple[Selection, list[Item]]] = [(plan, [(self.executor.root_value, self.data, None)])]
-        while level and self.data is not None:
-            level = await self._level(level)
-        return self.executor.build_response(self.data)
-
-    async def _level(self, batches: list[tuple[Selection, list[Item]]]) -> list[tuple[Selection, list[Item]]]:
-        children: list[tuple[Selection, list[Item]]] = []
-        for selection, items in batches:
-            if self.nulled:
-                has_nulled = self.errors.has_nulled_position
-                items = [item for item in items if not has_nulled(item[2])]
-            if not items:
-                continue
-            # Object by object, field by field: graphql-core's order, so that errors are
-            # listed (and resolvers stepped) in the order graphql-core would list them.
-            starts = [self._starter(field, items, children) for field in selection.fields]
-            for item in items:
-                for start in starts:
-                    start(item)
+        self._object(plan, self.executor.root_value, self.data, None)  # type: ignore[arg-type]
         if self.pending:
             await self._drive()
-        return [(selection, items) for selection, items in children if items]
+        return self.executor.build_response(self.data)
 
-    def _starter(
-        self, field: Field, items: list[Item], children: list[tuple[Selection, list[Item]]]
-    ) -> Callable[[Item], None]:
-        """What resolves `field` on one item of this level: a value at hand is completed at
-        once, an awaitable joins `pending`. The work shared by the level is done here once."""
+    def _object(self, selection: Selection, source: Any, out: dict[str, Any], pos: _Pos | None) -> None:
+        """Execute the fields of one object, in order."""
+        if self.nulled and self.errors.has_nulled_position(pos):
+            return  # below a position already nulled: graphql-core would have cancelled it
+        starters, pending = self.starters, self.pending
+        awaiting = []
+        for field in selection.fields:
+            start = starters.get(field)
+            if start is None:
+                start = starters[field] = self._starter(field, pos)
+            started = len(pending)
+            start(source, out, pos)
+            if len(pending) > started:
+                awaiting.append(field.key)
+        if len(awaiting) > 1:
+            self.tasks.update((id(out), key) for key in awaiting)
+
+    def _starter(self, field: Field, pos: _Pos | None) -> Callable[[Any, dict[str, Any], _Pos | None], None]:
+        """What executes `field` on one object. The work that is the same for every object
+        (resolve info, arguments, Strawberry's Info) is done here, once per operation."""
         completion = field.completion
-        getter = field.getter
-        item_plan = completion.item if isinstance(completion, ListOf) else completion
-        info = self._info(field, items) if getter is None or isinstance(item_plan, Abstract) else None
-        kids: Any = None  # where the objects this field finds go: the next level's items
-        if isinstance(item_plan, Object):
-            kids = []
-            children.append((item_plan.selection, kids))
-        elif isinstance(item_plan, Abstract):
-            kids = _ByType(info, {})
-            for name, selection in item_plan.selections.items():
-                kids.lists[name] = []
-                children.append((selection, kids.lists[name]))
         key = field.key
         complete, field_error = self._complete, self._field_error
+        getter = field.getter
         if getter is not None:
             verbatim = completion.verbatim if isinstance(completion, Leaf) else None
 
-            def read(item: Item) -> None:
-                source, out, pos = item
+            def read(source: Any, out: dict[str, Any], pos: _Pos | None) -> None:
                 try:
                     value = getter(source)
                 except Exception as error:
@@ -152,11 +151,12 @@ class Run:
                 if type(value) is verbatim:
                     out[key] = value
                 else:
-                    complete(field, value, out, pos, kids)
+                    complete(field, value, out, pos)
 
             return read
 
         executor = self.executor
+        info = self._info(field, pos)
         try:
             args = (
                 get_argument_values(field.definition, field.nodes[0], executor.variable_values, None, executor.hide_suggestions)
@@ -171,15 +171,13 @@ class Run:
                 def call(source: Any) -> Any:
                     return resolve(source, info, **args)
 
-        except Exception as failed:  # the same error for every item, as graphql-core raises it per item
+        except Exception as failed:  # the same error on every object, as graphql-core raises it on each
             refused = failed
-            return lambda item: field_error(refused, field, item[1], item[2])
+            return lambda _source, out, pos: field_error(refused, field, out, pos)
 
         is_awaitable = executor.is_awaitable
-        append = self.pending.append
 
-        def start(item: Item) -> None:
-            source, out, pos = item
+        def start(source: Any, out: dict[str, Any], pos: _Pos | None) -> None:
             try:
                 result = call(source)
             except Exception as error:
@@ -187,24 +185,28 @@ class Run:
                 return
             if is_awaitable(result):
                 out[key] = None  # holds the key's place in the dict's order
-                append(_Waiting(_steps(result), field, out, pos, kids))
+                self.pending.append(_Waiting(_steps(result), field, out, pos))
             else:
-                complete(field, result, out, pos, kids)
+                complete(field, result, out, pos)
 
         return start
 
-    def _info(self, field: Field, items: list[Item]) -> Any:
-        """The resolve info of `field` for this level: graphql-core's for the first item
-        (only its path differs between items, and no resolver here reads the path)."""
-        first = items[0][2]
-        path = Path(None if first is None else first.as_path(), field.key, field.parent_type.name)
-        return self.executor.build_resolve_info(field.definition, field.nodes, field.parent_type, path)
+    def _info(self, field: Field, pos: _Pos | None) -> Any:
+        """The resolve info of `field`: graphql-core's for the first object it is executed
+        on (only the path differs between objects, and no resolver here reads the path)."""
+        info = self.infos.get(field)
+        if info is None:
+            path = Path(None if pos is None else pos.as_path(), field.key, field.parent_type.name)
+            info = self.infos[field] = self.executor.build_resolve_info(
+                field.definition, field.nodes, field.parent_type, path
+            )
+        return info
 
     @staticmethod
-    def _direct_call(direct: Direct, info: Any, args: dict[str, Any]) -> Any:
+    def _direct_call(direct: Direct, info: Any, args: dict[str, Any]) -> Callable[[Any], Any]:
         """`source -> resolver result` as Strawberry's resolver wrapper computes it
         (strawberry.schema.schema_converter.get_arguments), with the Info and the
-        converted arguments made once for the level."""
+        converted arguments made once."""
         strawberry_info = direct.config.info_class(_raw_info=info, _field=direct.field)
         kwargs = convert_arguments(
             args, direct.field.arguments, scalar_registry=direct.scalar_registry, config=direct.config, info=strawberry_info
@@ -224,9 +226,8 @@ class Run:
 
     # --- completion ---------------------------------------------------------------------
 
-    def _complete(self, field: Field, value: Any, out: dict[str, Any], pos: _Pos | None, kids: Any) -> None:
-        """graphql-core's complete_value for `field` of the object at `pos`; objects found
-        are queued in `kids` for the next level."""
+    def _complete(self, field: Field, value: Any, out: dict[str, Any], pos: _Pos | None) -> None:
+        """graphql-core's complete_value of `field` of the object at `pos`, into out[key]."""
         key = field.key
         completion = field.completion
         try:
@@ -238,41 +239,48 @@ class Run:
                 out[key] = None
             elif isinstance(completion, Leaf):
                 out[key] = self._leaf(completion, value)
-            elif isinstance(completion, (Object, Abstract)):
-                target = kids if isinstance(completion, Object) else self._of_runtime_type(field, completion, value, kids)
+            elif isinstance(completion, ListOf):
+                self._list(field, completion, value, out, pos)
+            else:
+                selection = self._selection(field, completion, value)
                 child: dict[str, Any] = {}
                 out[key] = child
-                target.append((value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null)))
-            else:
-                self._list(field, completion, value, out, pos, kids)  # type: ignore[arg-type]
+                self._object(selection, value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null))
         except Exception as error:
             self._field_error(error, field, out, pos)
 
-    def _list(self, field: Field, completion: ListOf, value: Any, out: dict[str, Any], pos: _Pos | None, kids: Any) -> None:
+    def _list(self, field: Field, completion: ListOf, value: Any, out: dict[str, Any], pos: _Pos | None) -> None:
         if self.executor.is_async_iterable(value):
             raise TypeError("compiled execution does not complete async iterables")  # no resolver returns one
         if not is_iterable(value):
             raise GraphQLError(
                 f"Expected Iterable, but did not find one for field '{field.parent_type.name}.{field.name}'."
             )
-        item = completion.item
         key = field.key
         result: list[Any] = []
         out[key] = result  # before the items: an item's error may null this list again
         here = _Pos(pos, key, field.parent_type.name, out, completion.non_null)
+        item = completion.item
         verbatim = item.verbatim if isinstance(item, Leaf) else None
         is_awaitable = self.executor.is_awaitable
+        pending = self.pending
+        awaiting = []
         for index, element in enumerate(value):
             if type(element) is verbatim:
                 result.append(element)
                 continue
             result.append(None)  # the item's place
+            started = len(pending)
             if is_awaitable(element):  # e.g. `_entities`: one resolve_reference per representation
-                self.pending.append(_Waiting(_steps(element), field, result, here, kids, index))
+                pending.append(_Waiting(_steps(element), field, result, here, index))
             else:
-                self._complete_item(field, element, result, index, here, kids)
+                self._complete_item(field, element, result, index, here)
+            if len(pending) > started:
+                awaiting.append(index)
+        if len(awaiting) > 1:
+            self.tasks.update((id(result), index) for index in awaiting)
 
-    def _complete_item(self, field: Field, element: Any, result: list[Any], index: int, here: _Pos, kids: Any) -> None:
+    def _complete_item(self, field: Field, element: Any, result: list[Any], index: int, here: _Pos) -> None:
         """graphql-core's completion of a list item into result[index] (`here`: the list)."""
         item = field.completion.item  # type: ignore[union-attr]
         try:
@@ -284,26 +292,29 @@ class Run:
             elif isinstance(item, Leaf):
                 result[index] = self._leaf(item, element)
             else:
-                target = kids if isinstance(item, Object) else self._of_runtime_type(field, item, element, kids)
+                selection = self._selection(field, item, element)
                 child: dict[str, Any] = {}
                 result[index] = child
-                target.append((element, child, _Pos(here, index, None, result, item.non_null)))
+                self._object(selection, element, child, _Pos(here, index, None, result, item.non_null))
         except Exception as error:
             self._item_error(error, field, result, index, here)
 
-    def _of_runtime_type(self, field: Field, abstract: Abstract, value: Any, kids: _ByType) -> list[Item]:
-        """The next level's items of `value`'s runtime type (graphql-core's resolve_type and
-        its checks of the answer, with its errors)."""
+    def _selection(self, field: Field, completion: Object | Abstract, value: Any) -> Selection:
+        """The selection of an object value; for an abstract type, of its runtime type
+        (graphql-core's resolve_type and its checks of the answer, with its errors)."""
+        if isinstance(completion, Object):
+            return completion.selection
         executor = self.executor
-        resolve_type = abstract.type.resolve_type or executor.type_resolver
-        name = resolve_type(value, kids.info, abstract.type)
+        info = self._info(field, None)
+        resolve_type = completion.type.resolve_type or executor.type_resolver
+        name = resolve_type(value, info, completion.type)
         if executor.is_awaitable(name):
             close = getattr(name, "close", None)
             if close is not None:
                 close()  # a coroutine never awaited would warn
             raise TypeError("compiled execution does not await resolve_type")  # Strawberry's is synchronous
-        runtime = executor.ensure_valid_runtime_type(name, abstract.type, field.details, kids.info, value)
-        return kids.lists[runtime.name]
+        runtime = executor.ensure_valid_runtime_type(name, completion.type, field.details, info, value)
+        return completion.selections[runtime.name]
 
     @staticmethod
     def _leaf(leaf: Leaf, value: Any) -> Any:
@@ -324,34 +335,37 @@ class Run:
         self._fail(located_error(error, field.nodes, at.as_list()), at)
 
     def _fail(self, error: GraphQLError, at: _Pos | None) -> None:
-        """graphql-core's handle_field_error plus the propagation of non-null errors:
-        the nearest nullable position at or above `at` becomes null (the root: no data).
+        """graphql-core's handle_field_error plus the propagation of non-null errors: the
+        nearest nullable position at or above `at` becomes null (the root: no data).
 
-        While awaitables are stepped, an error at a nullable position is recorded at once,
-        but one that propagates waits for the end of the round: in graphql-core it travels
-        up through awaiting tasks, each a loop turn later, and the tasks stepped in the same
-        turn record their own errors first."""
-        if self.propagating is not None and at is not None and at.non_null:
-            self.propagating.append((error, at))
-            return
-        self._null(error, at)
+        While awaitables are stepped, an error that propagates past a position graphql-core
+        runs as a Task of its own is recorded at the end of the round (the more such
+        positions, the later): in graphql-core it reaches the parent task loop turns later,
+        and the tasks that run in the same turn record their own errors first."""
+        target, crossed, tasks = at, 0, self.tasks
+        while target is not None and target.non_null:
+            if (id(target.container), target.key) in tasks:
+                crossed += 1
+            target = target.prev
+        if crossed and self.propagating is not None:
+            self.propagating.append((crossed, error, target))
+        else:
+            self._null(error, target)
 
-    def _null(self, error: GraphQLError, at: _Pos | None) -> None:
-        while at is not None and at.non_null:
-            at = at.prev
-        if at is None:
+    def _null(self, error: GraphQLError, target: _Pos | None) -> None:
+        if target is None:
             self.data = None
         else:
-            at.container[at.key] = None
+            target.container[target.key] = None
         self.nulled = True
-        self.errors.add(error, at)
+        self.errors.add(error, target)
 
-    # --- driving the resolvers' coroutines ------------------------------------------------
+    # --- driving the awaitables -----------------------------------------------------------
 
     async def _drive(self) -> None:
         """Run the pending awaitables together, each step in the order they were started
-        (as a Task per awaitable would): new ones (awaitable list items) take their first
-        step, and whenever all are blocked, wait until what one of them waits on is done."""
+        (as a Task per awaitable would): new ones take their first step, and whenever all
+        are blocked, wait until what one of them waits on is done."""
         blocked: list[tuple[_Waiting, Any]] = []
         try:
             while True:
@@ -372,9 +386,10 @@ class Run:
                 blocked = [(e, f) for e, f in blocked if f is not None and not f.done()]
                 self._round(resumed, blocked)
         finally:
-            # Left over only when cancelled (e.g. the execution timeout): close them.
+            # Left over only when this task is cancelled (e.g. the execution timeout):
+            # cancel them as graphql-core's tasks would be.
             for entry in [*(entry for entry, _future in blocked), *self.pending]:
-                entry.steps.close()
+                _cancel(entry.steps)
             self.pending = []
 
     def _round(self, entries: list[tuple[_Waiting, Any]], blocked: list[tuple[_Waiting, Any]]) -> None:
@@ -384,26 +399,36 @@ class Run:
                 self._step(entry, blocked)
         finally:
             self.propagating = None
-        for error, at in propagating:
-            self._null(error, at)
+        for _crossed, error, target in sorted(propagating, key=lambda deferred: deferred[0]):
+            self._null(error, target)
 
     def _step(self, entry: _Waiting, blocked: list[tuple[_Waiting, Any]]) -> None:
         try:
             yielded = entry.steps.send(None)
         except StopIteration as done:
-            if entry.index is None:
-                self._complete(entry.field, done.value, entry.out, entry.pos, entry.kids)
-            else:
-                self._complete_item(entry.field, done.value, entry.out, entry.index, entry.pos, entry.kids)  # type: ignore[arg-type]
+            self._settle(entry, done.value, None)
             return
         except Exception as error:
-            if entry.index is None:
-                self._field_error(error, entry.field, entry.out, entry.pos)
-            else:
-                self._item_error(error, entry.field, entry.out, entry.index, entry.pos)  # type: ignore[arg-type]
+            self._settle(entry, None, error)
             return
         if yielded is not None:
             if getattr(yielded, "_asyncio_future_blocking", None) is None:
                 raise RuntimeError(f"compiled execution: a resolver yielded {yielded!r}, not a future")
             yielded._asyncio_future_blocking = False  # what a Task does with the future it waits on
         blocked.append((entry, yielded))
+
+    def _settle(self, entry: _Waiting, value: Any, error: Exception | None) -> None:
+        """Complete an awaitable's value (or error) where it goes. Below a position that
+        was nulled meanwhile it goes nowhere: graphql-core would have cancelled it (here it
+        ran to its end: a coroutine closed while it awaits may not clean up)."""
+        if self.nulled and self.errors.has_nulled_position(entry.pos):
+            return
+        if entry.index is None:
+            if error is None:
+                self._complete(entry.field, value, entry.out, entry.pos)
+            else:
+                self._field_error(error, entry.field, entry.out, entry.pos)
+        elif error is None:
+            self._complete_item(entry.field, value, entry.out, entry.index, entry.pos)  # type: ignore[arg-type]
+        else:
+            self._item_error(error, entry.field, entry.out, entry.index, entry.pos)  # type: ignore[arg-type]
