@@ -115,6 +115,7 @@ class Field:
     direct: Direct | None  # or, where it is the same, the Strawberry resolver itself
     has_args: bool
     completion: Completion
+    may_wait: bool  # whether executing it may start an awaitable (a resolver here or below)
 
     @property
     def non_null_message(self) -> str:
@@ -187,6 +188,7 @@ class _Builder:
             raise Unsupported(f"unknown field {parent.name}.{name}")  # validation refuses it first
         getter = self.getter(parent, definition, name)
         direct = None if getter else self.direct(definition)
+        completion = self.completion(definition.type, details)
         return Field(
             key=key,
             name=name,
@@ -198,7 +200,8 @@ class _Builder:
             resolve=None if getter else (definition.resolve or self.default_resolver),
             direct=direct,
             has_args=bool(definition.args or node.arguments),
-            completion=self.completion(definition.type, details),
+            completion=completion,
+            may_wait=getter is None or _may_wait(completion),
         )
 
     @staticmethod
@@ -259,6 +262,16 @@ class _Builder:
         if defers:
             raise Unsupported("@defer")
         return self.selection(type_, grouped)
+
+
+def _may_wait(completion: Completion) -> bool:
+    """Whether completing a value may start an awaitable (a field with a resolver below)."""
+    item = completion.item if isinstance(completion, ListOf) else completion
+    if isinstance(item, Object):
+        return any(f.may_wait for f in item.selection.fields)
+    if isinstance(item, Abstract):
+        return any(f.may_wait for s in item.selections.values() for f in s.fields)
+    return False
 
 
 def build_plan(

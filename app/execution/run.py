@@ -96,18 +96,19 @@ class Run:
         self.executor = executor
         self.errors = executor.collected_errors
         self.data: dict[str, Any] | None = {}
-        self.starters: dict[Field, Callable[[Any, dict[str, Any], _Pos | None], None]] = {}
+        # Per selection, what executes each field: (response key, starter, may it wait).
+        self.selections: dict[Selection, list[tuple[str, Callable[[Any, dict[str, Any], _Pos | None], None], bool]]] = {}
         self.infos: dict[Field, Any] = {}
         self.pending: list[_Waiting] = []  # awaitables started, not stepped yet
         self.nulled = False  # whether an error nulled a position (then work below it is skipped)
         # While awaitables are stepped: the errors that propagate out of the value of the
         # one being stepped (see _fail), and how deep that value is in the response.
         self.propagating: list[tuple[int, GraphQLError, _Pos | None]] | None = None
-        # The positions graphql-core gives a Task of their own, as (id(container), key): the
-        # awaitable fields of an object with two or more, the awaitable items of a list
-        # with two or more (it gathers them). An error that propagates past one reaches the
-        # parent a loop turn later (see _fail).
-        self.tasks: set[tuple[int, str | int]] = set()
+        # The positions graphql-core gives a Task of their own, by id(container): the keys
+        # of the awaitable fields of an object with two or more, the indexes of the
+        # awaitable items of a list with two or more (it gathers them). An error that
+        # propagates past one reaches the parent loop turns later (see _fail).
+        self.tasks: dict[int, list[str | int]] = {}
 
     async def execute(self, plan: Selection) -> ExecutionResult:
         self._object(plan, self.executor.root_value, self.data, None)  # type: ignore[arg-type]
@@ -119,18 +120,24 @@ class Run:
         """Execute the fields of one object, in order."""
         if self.nulled and self.errors.has_nulled_position(pos):
             return  # below a position already nulled: graphql-core would have cancelled it
-        starters, pending = self.starters, self.pending
-        awaiting = []
-        for field in selection.fields:
-            start = starters.get(field)
-            if start is None:
-                start = starters[field] = self._starter(field, pos)
-            started = len(pending)
-            start(source, out, pos)
-            if len(pending) > started:
-                awaiting.append(field.key)
-        if len(awaiting) > 1:
-            self.tasks.update((id(out), key) for key in awaiting)
+        starts = self.selections.get(selection)
+        if starts is None:
+            starts = self.selections[selection] = [(f.key, self._starter(f, pos), f.may_wait) for f in selection.fields]
+        pending = self.pending
+        awaiting = None
+        for key, start, may_wait in starts:
+            if may_wait:
+                started = len(pending)
+                start(source, out, pos)
+                if len(pending) > started:
+                    if awaiting is None:
+                        awaiting = [key]
+                    else:
+                        awaiting.append(key)
+            else:
+                start(source, out, pos)
+        if awaiting is not None and len(awaiting) > 1:
+            self.tasks[id(out)] = awaiting
 
     def _starter(self, field: Field, pos: _Pos | None) -> Callable[[Any, dict[str, Any], _Pos | None], None]:
         """What executes `field` on one object. The work that is the same for every object
@@ -278,7 +285,7 @@ class Run:
             if len(pending) > started:
                 awaiting.append(index)
         if len(awaiting) > 1:
-            self.tasks.update((id(result), index) for index in awaiting)
+            self.tasks[id(result)] = awaiting
 
     def _complete_item(self, field: Field, element: Any, result: list[Any], index: int, here: _Pos) -> None:
         """graphql-core's completion of a list item into result[index] (`here`: the list)."""
@@ -344,7 +351,7 @@ class Run:
         and the tasks that run in the same turn record their own errors first."""
         target, crossed, tasks = at, 0, self.tasks
         while target is not None and target.non_null:
-            if (id(target.container), target.key) in tasks:
+            if target.key in tasks.get(id(target.container), ()):
                 crossed += 1
             target = target.prev
         if crossed and self.propagating is not None:
