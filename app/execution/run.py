@@ -101,8 +101,8 @@ class Run:
         self.infos: dict[Field, Any] = {}
         self.pending: list[_Waiting] = []  # awaitables started, not stepped yet
         self.nulled = False  # whether an error nulled a position (then work below it is skipped)
-        # While awaitables are stepped: the errors that propagate out of the value of the
-        # one being stepped (see _fail), and how deep that value is in the response.
+        # While awaitables are stepped: the errors to record at the end of the round, with
+        # the number of task positions each propagated past (see _fail).
         self.propagating: list[tuple[int, GraphQLError, _Pos | None]] | None = None
         # The positions graphql-core gives a Task of their own, by id(container): the keys
         # of the awaitable fields of an object with two or more, the indexes of the
