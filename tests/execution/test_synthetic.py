@@ -20,6 +20,7 @@ from hypothesis_graphql import queries
 
 from app.execution import CompiledExecutor
 from app.execution.executor import is_compiled
+from app.schema.limits import ExecutionTimeout
 
 
 async def _load_nodes(keys: list[int]) -> list[Node]:
@@ -178,3 +179,31 @@ async def test_propagation_through_lists_and_non_null_parents() -> None:
         ["lost", "children", 1, "lenient"],
         ["lost", "children", 0, "strict"],  # propagated out of a task of its own: recorded last
     ]
+
+
+@strawberry.type
+class SlowQuery:
+    cleaned_up: strawberry.Private[list[str]]
+
+    @strawberry.field
+    async def slow(self) -> int:
+        try:
+            await asyncio.sleep(5)
+            return 1
+        finally:
+            self.cleaned_up.append("slow")
+
+
+class TimedSchema(ExecutionTimeout, strawberry.Schema):
+    execution_timeout = 0.05
+
+
+async def test_the_execution_timeout_cancels_what_is_awaited() -> None:
+    """A compiled run stopped by the execution timeout cancels its awaitables (their
+    cleanup runs, as when graphql-core's tasks are cancelled) and answers TIMEOUT."""
+    schema = TimedSchema(query=SlowQuery, execution_context_class=CompiledExecutor)
+    root = SlowQuery(cleaned_up=[])
+    result = await schema.execute("{ slow }", root_value=root)
+    assert result.data is None and result.errors[0].extensions == {"code": "TIMEOUT", "reason": "EXECUTION_TIMEOUT"}
+    assert root.cleaned_up == ["slow"]
+    assert is_compiled(schema, "{ slow }")
