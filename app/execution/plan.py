@@ -2,9 +2,10 @@
 
 A plan is a tree of `Selection`s (one per object type and selection set), each a list
 of `Field`s that know how to get their value (a precomputed attribute getter for fields
-without a resolver, else the field's graphql-core `resolve`, i.e. Strawberry's wrapper
+without a resolver; the Strawberry resolver itself (`Direct`) where Strawberry's wrapper
+would only convert arguments; else the field's graphql-core `resolve`, i.e. that wrapper
 with argument conversion, permissions and field extensions) and how to complete it
-(`Leaf`, `Object`, `ListOf`). Fields are grouped by graphql-core's own `collect_fields`,
+(`Leaf`, `Object`, `Abstract`: one selection per possible type, `ListOf`). Fields are grouped by graphql-core's own `collect_fields`,
 so merging, ordering, fragments and @skip/@include are exactly graphql-core's; the
 plan therefore depends on the values of the variables those directives use, which are
 part of the cache key (`directive_variables`).
