@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -21,6 +22,12 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
     def __init__(self, reads: RequestReads, fetch: Fetch[K, V], missing: Any = None) -> None:
         super().__init__()
         self._reads, self._fetch, self._missing = reads, fetch, missing
+
+    def load(self, key: K) -> asyncio.Future[V | None]:  # type: ignore[override]
+        """A future of the caller's own: graphql-core cancels the sibling fields of a failed
+        non-null field, and cancelling the loader's shared future itself would fail every
+        other field waiting for the same key with CancelledError."""
+        return asyncio.shield(super().load(key))
 
     def trace_with(self, tracer: Any, name: str) -> None:
         """Each batch in a span of `tracer` (app.tracing); a loader never told costs nothing extra."""
