@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, gt=0, description="Database connections per worker (PostgreSQL).")
 
+    # --- performance (README "Performance settings"; measured in BENCHMARKS.md) -------------
+    gc_threshold: int = Field(
+        50_000, ge=0, description="Gen-0 threshold of the cyclic garbage collector (0: Python's default, 700)."
+    )
+    gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
+
     # --- security (auth, limits, production defaults) ---------------------------------
     auth: Literal["dev", "jwt"] | None = Field(
         None, description="dev: every request is ADMIN unless it carries a token; jwt: tokens required "

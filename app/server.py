@@ -25,6 +25,7 @@ from app.cache.redis_cache import RedisCache
 from app.config import Settings
 from app.domain.calendar import LeagueCalendar
 from app.events.runtime import EventRuntime
+from app.gc_tuning import tuned_gc
 from app.http import GraphQLEndpoint
 from app.loaders.cached import invalidator
 from app.observability import REQUEST_ID_HEADER, Observability, RequestIdMiddleware
@@ -84,7 +85,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         await _prepare_database(engine, deps, settings)
         await events.start()
         try:
-            yield
+            with tuned_gc(settings.gc_threshold, settings.gc_freeze):
+                yield
         finally:
             await events.stop()
             await cache.close()
