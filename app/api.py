@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from app.config import Settings
 from app.resolvers.mutation import Mutation
 from app.resolvers.query import Query
+from app.schema.document_cache import document_cache
 from app.schema.errors import ContractErrors
 from app.schema.federation import FederationAny, Info, entity_names, resolve_entities
 from app.schema.limits import ExecutionTimeout, OperationLimits, OperationLimitsExtension
@@ -64,6 +65,9 @@ def build_schema(
         functools.partial(ContractErrors, hide_suggestions=production),
         functools.partial(OperationLimitsExtension, limits=limits),
     ]
+    cache = document_cache(settings.document_cache_size if settings else 0, limits)
+    if cache is not None:
+        extensions.append(cache)
     if production:
         extensions.append(DisableIntrospection)  # refuses __schema and __type; _service stays
     schema = WhistleSchema(

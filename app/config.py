@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     gc_threshold: int = Field(
         50_000, ge=0, description="Gen-0 threshold of the cyclic garbage collector (0: Python's default, 700)."
     )
+    document_cache_size: int = Field(
+        1000, ge=0, description="Query texts whose parsed and validated document is kept (0: parse and validate every request)."
+    )
     gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
 
     # --- security (auth, limits, production defaults) ---------------------------------
