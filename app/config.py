@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     document_cache_size: int = Field(
         1000, ge=0, description="Query texts whose parsed and validated document is kept (0: parse and validate every request)."
     )
+    apq_ttl_seconds: float = Field(
+        86_400, ge=0, description="How long a persisted query text (APQ) is kept; 0: APQ off (PERSISTED_QUERY_NOT_SUPPORTED)."
+    )
     gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
 
     # --- security (auth, limits, production defaults) ---------------------------------

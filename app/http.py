@@ -24,6 +24,7 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.loaders import Loaders
+from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.repos.engine import read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
@@ -95,6 +96,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         authenticator: Authenticator | None = None,
         rate_limiter: RateLimiter | None = None,
         tracer: Any = None,
+        persisted: PersistedQueries | None = None,
         **kwargs: Any,
     ) -> None:
         # A socket must authenticate in connection_init within 10 s; the legacy protocol is off in production.
@@ -106,6 +108,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self._auth = authenticator or Authenticator.from_settings(settings)
         self._rate_limiter, self._tracer = rate_limiter, tracer
+        self._persisted = persisted or PersistedQueries(None, 0)
         self._deps = deps
         self._broker = broker
         self._cache, self._cache_ttl = cache, settings.cache_ttl_seconds
@@ -145,8 +148,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, **kwargs: Any
     ) -> Any:
-        """Charge the caller's rate-limit budget (query 1, mutation 5) before anything runs;
-        answer only once every read the operation started has finished."""
+        """Resolve a persisted query's text, charge the caller's rate-limit budget (query 1,
+        mutation 5) before anything runs; answer only once every read the operation started
+        has finished."""
+        if not isinstance(request_data, list):
+            request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
@@ -171,6 +177,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = bad_request(error.reason, error.status_code)
         except RateLimited as refused:
             response = too_many_requests(refused.retry_after)
+        except PersistedQueryError as refused:
+            response = JSONResponse(refused.body(), refused.status)
         except BodyTooLarge:
             response = bad_request(
                 f"The request body is larger than {self._max_body_bytes} bytes; send a smaller request.",
