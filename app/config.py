@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     apq_ttl_seconds: float = Field(
         86_400, ge=0, description="How long a persisted query text (APQ) is kept; 0: APQ off (PERSISTED_QUERY_NOT_SUPPORTED)."
     )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", description="`whistle serve`'s event loop (auto: uvloop when installed)."
+    )
+    http_parser: Literal["auto", "httptools", "h11"] = Field(
+        "auto", description="`whistle serve`'s HTTP/1.1 implementation (auto: httptools when installed)."
+    )
     gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
 
     # --- security (auth, limits, production defaults) ---------------------------------

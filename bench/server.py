@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -92,22 +93,35 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
             process.wait(5)
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str  # the GraphQL endpoint
+    process: subprocess.Popen[bytes]
+    log: Path  # stdout and stderr
+
+    def access_lines(self) -> list[dict[str, object]]:
+        """The JSON access lines logged so far (servers started with WHISTLE_LOG_FORMAT=json, level INFO)."""
+        lines = (json.loads(l) for l in self.log.read_text().splitlines() if l.startswith("{"))
+        return [l for l in lines if l.get("logger") == "whistle.access"]
+
+
 @contextmanager
 def whistle_server(
     url: str, settings: Mapping[str, str] = {}, workers: int = 1, cpus: str | None = SERVER_CPU
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`whistle serve` on a free port (pinned to `cpus`), until the block ends: (GraphQL URL, process)."""
+) -> Iterator[Server]:
+    """`whistle serve` on a free port (pinned to `cpus`), until the block ends."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
     env.update(BASE_SETTINGS, WHISTLE_DATABASE_URL=url, **settings)
     command = [str(REPO / ".venv/bin/whistle"), "serve", "--port", str(port), "--workers", str(workers)]
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
-    log = open(f"/tmp/whistle-bench-{port}.log", "wb")
+    log_path = Path(f"/tmp/whistle-bench-{port}.log")
+    log = log_path.open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_ready(f"http://127.0.0.1:{port}/healthz", process)
-        yield f"http://127.0.0.1:{port}/graphql", process
+        yield Server(f"http://127.0.0.1:{port}/graphql", process, log_path)
     finally:
         stop(process)
         log.close()
@@ -134,6 +148,8 @@ def whistle_servers(url: str, variants: list[Variant]) -> Iterator[dict[str, tup
     with ExitStack() as stack:
         servers = {}
         for variant in variants:
-            graphql, process = stack.enter_context(whistle_server(url, variant.env))
-            servers[f"py-whistle-{variant.name}"] = (graphql, process.pid)
+            # `{url}` in a value is the database URL (e.g. to add driver options to it).
+            settings = {key: value.replace("{url}", url) for key, value in variant.env.items()}
+            server = stack.enter_context(whistle_server(url, settings))
+            servers[f"py-whistle-{variant.name}"] = (server.url, server.process.pid)
         yield servers
