@@ -112,7 +112,8 @@ def whistle_server(
     """`whistle serve` on a free port (pinned to `cpus`), until the block ends."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
-    env.update(BASE_SETTINGS, WHISTLE_DATABASE_URL=url, **settings)
+    env.update(BASE_SETTINGS, WHISTLE_DATABASE_URL=url)
+    env.update(settings)  # a variant may give the database URL itself
     command = [str(REPO / ".venv/bin/whistle"), "serve", "--port", str(port), "--workers", str(workers)]
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
