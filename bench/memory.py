@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench.markdown import replace_section, table
-from bench.server import BENCH_DIR, PEERS, REPO, bench_database, whistle_server
+from bench.server import sqlite_url, BENCH_DIR, PEERS, REPO, bench_database, whistle_server
 
 REDIS_URL = os.environ.get("WHISTLE_BENCH_REDIS", "redis://127.0.0.1:6379/7")  # a db of its own
 LOAD_CPU = os.environ.get("LOAD_CPU", "1")
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/whistle.db" if args.backend == "sqlite" else None
+        url = sqlite_url(tmp) if args.backend == "sqlite" else None
         with bench_database(url) as url:
             runs = consecutive_runs(url, args.runs, args.seconds)
             scaling = worker_scaling(url, args.seconds)

@@ -20,10 +20,11 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.server import BENCH_DIR, PEERS, REPO, Variant, bench_database, fresh_database_url, whistle_servers
+from bench.server import BENCH_DIR, PEERS, REPO, Variant, bench_database, sqlite_url, whistle_servers
 from bench.markdown import replace_section, table
 
 RESULTS_LINE = "results: "
@@ -93,21 +94,25 @@ def main() -> None:
     parser.add_argument("--skip-setup", action="store_true", help="do not run the peers' setup.sh")
     parser.add_argument("--section", default="Fixtures page vs the peers", help="BENCHMARKS.md section to write")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--backend", choices=["postgres", "sqlite"], default="postgres",
+        help="Whistle's database: PostgreSQL, or the embedded SQLite (run.sh then counts no SQL for it)",
+    )  # fmt: skip
     args = parser.parse_args()
     variants = args.variant or [Variant.parse(os.environ.get("WHISTLE_BENCH_VARIANT", "default"))]
     if not args.skip_setup:
         subprocess.run([str(PEERS / "setup.sh")], check=True)
     runs: dict[int, dict[str, dict[str, str]]] = {}
-    with bench_database() as url, whistle_servers(url, variants) as servers:
+    with tempfile.TemporaryDirectory() as tmp, bench_database(sqlite_url(tmp) if args.backend == "sqlite" else None) as url, whistle_servers(url, variants) as servers:
         database = url.rsplit("/", 1)[1]
         for conns in (int(c) for c in args.conns.split(",")):
             runs[conns] = read_tsv(run_harness(conns, servers, database, args))
     body = "\n".join([
         f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- Whistle's database: {'the embedded SQLite (a file; the SQL column counts PostgreSQL statements only)' if args.backend == 'sqlite' else 'PostgreSQL 15 (the peers use the same server)'}",
         f"- Machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, {_cpu_model()}; "
         "shared with other sessions",
-        f"- Command: `{' '.join(['make bench', *(f'--variant {v.spec}' for v in variants)])}` "
-        f"(`.venv/bin/python -m bench.run {' '.join(sys.argv[1:])}`)",
+        f"- Command: `.venv/bin/python -m bench.run {' '.join(sys.argv[1:])}` (what `make bench` runs)",
         "- Variants: " + "; ".join(f"`{v.name}`: {v.describe()}" for v in variants),
         "",
         results_table(runs),

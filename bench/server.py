@@ -70,6 +70,10 @@ def fresh_database_url() -> str:
     return make_url(POSTGRES).set(database=f"whistle_bench_{uuid.uuid4().hex[:10]}").render_as_string(False)
 
 
+def sqlite_url(directory: str) -> str:
+    return f"sqlite+aiosqlite:///{directory}/whistle.db"
+
+
 @contextmanager
 def bench_database(url: str | None = None) -> Iterator[str]:
     """A new PostgreSQL (or SQLite) database with the peers' rows, dropped afterwards."""

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from app.repos import tables
 from app.repos.engine import create_engine
 from bench.markdown import replace_section, table
-from bench.server import REPO, bench_database, whistle_server
+from bench.server import sqlite_url, REPO, bench_database, whistle_server
 
 DECLARE = "mutation D($f: ID!, $r: ID!) { declareAvailability(fixtureId: $f, refereeId: $r) { fixture { id } } }"
 STAGE = "mutation S($f: ID!, $r: ID!) { stageAssignment(input: {fixtureId: $f, refereeId: $r, role: FIRST}) { status } }"
@@ -89,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})  # the client on CPU 1, the server on CPU 0
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/whistle.db" if args.backend == "sqlite" else None
+        url = sqlite_url(tmp) if args.backend == "sqlite" else None
         with bench_database(url) as url, whistle_server(url) as server:
             rows = asyncio.run(measure(server.url, url))
     text = "\n".join([
