@@ -103,7 +103,11 @@ def main() -> None:
     if not args.skip_setup:
         subprocess.run([str(PEERS / "setup.sh")], check=True)
     runs: dict[int, dict[str, dict[str, str]]] = {}
-    with tempfile.TemporaryDirectory() as tmp, bench_database(sqlite_url(tmp) if args.backend == "sqlite" else None) as url, whistle_servers(url, variants) as servers:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        bench_database(sqlite_url(tmp) if args.backend == "sqlite" else None) as url,
+        whistle_servers(url, variants) as servers,
+    ):
         database = url.rsplit("/", 1)[1]
         for conns in (int(c) for c in args.conns.split(",")):
             runs[conns] = read_tsv(run_harness(conns, servers, database, args))
