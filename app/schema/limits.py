@@ -238,6 +238,7 @@ class _OperationWalker:
         }
         self.memo: dict[str, Metrics] = {}
         self.entered: set[str] = set()
+        self.read: set[str] = set()  # the variables whose values the metrics depend on
 
     def operation(self, node: OperationDefinitionNode) -> Metrics:
         own = len(node.directives or ()) + sum(len(d.directives or ()) for d in node.variable_definitions or ())
@@ -321,6 +322,7 @@ class _OperationWalker:
     def value(self, node: ValueNode | None) -> Any:
         if isinstance(node, VariableNode):
             name = node.name.value
+            self.read.add(name)
             if name in self.variables:
                 return self.variables[name]
             return self.value(self.variable_defaults.get(name))
@@ -337,25 +339,29 @@ def _is_int(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Metrics per operation; `too_deep` when the document nests too deeply to walk."""
+    """Metrics per operation; `too_deep` when the document nests too deeply to walk;
+    `variables_read`: the variables whose values the metrics depend on (none: the same
+    metrics for every request with this document)."""
 
     operations: list[tuple[OperationDefinitionNode, Metrics]]
     too_deep: bool = False
+    variables_read: frozenset[str] = frozenset()
 
 
 def analyze(
     schema: GraphQLSchema, document: Any, variables: Mapping[str, Any] | None, limits: OperationLimits
 ) -> Analysis:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    measured = []
+    measured, read = [], set()
     try:
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode):
                 walker = _OperationWalker(schema, fragments, definition, variables or {}, limits)
                 measured.append((definition, walker.operation(definition)))
+                read |= walker.read
     except RecursionError:
         return Analysis([], too_deep=True)
-    return Analysis(measured)
+    return Analysis(measured, variables_read=frozenset(read))
 
 
 def _describe(operation: OperationDefinitionNode) -> str:
@@ -467,13 +473,10 @@ def limit_rules(limits: OperationLimits) -> tuple[type[ASTValidationRule], ...]:
     return (DepthLimit, AliasLimit, DirectiveLimit, FieldLimit, CostLimit)
 
 
-def variable_limit_errors(
-    schema: GraphQLSchema, document: Any, variables: Mapping[str, Any] | None, limits: OperationLimits
-) -> list[GraphQLError]:
-    """The errors of `limits.variable_rules` for this document and these variable values, in
-    the rules' order, without a validation pass: for a document whose other rules' verdict
-    is cached (app.schema.document_cache), since the cost differs from request to request."""
-    analysis = analyze(schema, document, variables, limits)
+def variable_limit_errors(analysis: Analysis, limits: OperationLimits) -> list[GraphQLError]:
+    """The errors of `limits.variable_rules` for this analysis, in the rules' order, without a
+    validation pass: for a document whose other rules' verdict is cached
+    (app.schema.document_cache), since the cost may differ from request to request."""
     return [error for rule in limits.variable_rules for error in rule.errors(analysis)]  # type: ignore[attr-defined]
 
 

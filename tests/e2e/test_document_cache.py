@@ -10,6 +10,7 @@ import pytest
 import strawberry.schema.schema
 from graphql import DocumentNode
 
+import app.schema.document_cache
 from app.config import Settings
 from app.schema.document_cache import DocumentStore, Entry
 from tests.e2e.conftest import running_app
@@ -36,15 +37,35 @@ def settings(tmp_path: Path, size: int) -> Settings:
     return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db", seed_demo=False, document_cache_size=size)
 
 
+@pytest.fixture
+def analyses(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The variables the cached path measures a document with."""
+    seen: list[Any] = []
+    real = app.schema.document_cache.analyze
+
+    def counting(schema: Any, document: Any, variables: Any, limits: Any) -> Any:
+        seen.append(variables)
+        return real(schema, document, variables, limits)
+
+    monkeypatch.setattr(app.schema.document_cache, "analyze", counting)
+    return seen
+
+
 @pytest.mark.parametrize("size", [1000, 0], ids=["cached", "uncached"])
-async def test_the_cost_limit_uses_each_requests_variables(tmp_path: Path, size: int, parses: list[str]) -> None:
+async def test_the_cost_limit_uses_each_requests_variables(
+    tmp_path: Path, size: int, parses: list[str], analyses: list[Any]
+) -> None:
     async with running_app(settings(tmp_path, size)) as http:
         verdicts = []
-        for n in (20, 500, 20, 500):
-            result = (await http.post("/graphql", json={"query": PAGE, "variables": {"n": n}})).json()
+        for n in (20, 500, 20, 500, None, 311):
+            variables = {} if n is None else {"n": n}  # none: the schema default, 50
+            result = (await http.post("/graphql", json={"query": PAGE, "variables": variables})).json()
             verdicts.append(result["errors"][0]["extensions"].get("reason") if "errors" in result else "ok")
-    assert verdicts == ["ok", "COST_LIMIT", "ok", "COST_LIMIT"]
-    assert parses.count(PAGE) == (1 if size else 4)
+    # 1 + 311 x 16 = 4977 is under the limit of 5000, 1 + 312 x 16 would not be.
+    assert verdicts == ["ok", "COST_LIMIT", "ok", "COST_LIMIT", "ok", "ok"]
+    assert parses.count(PAGE) == (1 if size else 6)
+    # Cached: measured once per value of `n` seen, not once per request.
+    assert analyses == ([{"n": 20}, {"n": 500}, {}, {"n": 311}] if size else [])
 
 
 async def test_a_cached_invalid_document_is_refused_every_time(tmp_path: Path, parses: list[str]) -> None:
