@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -95,19 +97,28 @@ def consecutive_runs(url: str, runs: int, seconds: int) -> list[list[object]]:
     return rows
 
 
-def worker_scaling(url: str, seconds: int) -> list[list[object]]:
-    rows = []
-    for workers in (1, 2):
-        settings = {"WHISTLE_REDIS_URL": REDIS_URL}
-        with whistle_server(url, settings, workers=workers, cpus="0,1") as server:
-            pids = workers_of(server.process.pid)
+def worker_scaling(url: str, seconds: int, rounds: int) -> list[list[object]]:
+    """1 and 2 workers alternately, `rounds` times each (the machine's load drifts): medians."""
+    results: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    with ExitStack() as stack:
+        servers = {}
+        for workers in results:
+            server = stack.enter_context(whistle_server(url, {"WHISTLE_REDIS_URL": REDIS_URL}, workers=workers, cpus="0,1"))
             warm(server.url)
-            with PeakRss(pids) as peak:
-                result = wrk(server.url, seconds)
-            rows.append([workers, f"{result['rps']:.1f}", f"{result['p99_ms']:.0f}", f"{peak.peak:.0f}"])
-    base = float(rows[0][1])
-    for row in rows:
-        row.append(f"{float(row[1]) / base:.2f}×")
+            servers[workers] = server
+        for _ in range(rounds):
+            for workers, server in servers.items():
+                with PeakRss(workers_of(server.process.pid)) as peak:
+                    result = wrk(server.url, seconds)
+                results[workers].append({**result, "peak": peak.peak})
+    base = statistics.median(r["rps"] for r in results[1])
+    rows = []
+    for workers, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        rows.append([
+            workers, f"{rps:.1f}", " / ".join(f"{r['rps']:.1f}" for r in runs),
+            f"{statistics.median(r['p99_ms'] for r in runs):.0f}", f"{max(r['peak'] for r in runs):.0f}", f"{rps / base:.2f}×",
+        ])  # fmt: skip
     return rows
 
 
@@ -116,25 +127,26 @@ def main() -> None:
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of 1 and 2 workers")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = sqlite_url(tmp) if args.backend == "sqlite" else None
         with bench_database(url) as url:
             runs = consecutive_runs(url, args.runs, args.seconds)
-            scaling = worker_scaling(url, args.seconds)
+            scaling = worker_scaling(url, args.seconds, args.rounds)
     text = "\n".join([
         f"- Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; 2-core shared machine",
-        f"- Command: `.venv/bin/python -m bench.memory --backend {args.backend} --runs {args.runs} --seconds {args.seconds}`",
+        f"- Command: `.venv/bin/python -m bench.memory --backend {args.backend} --runs {args.runs} --seconds {args.seconds} --rounds {args.rounds}`",
         f"- {args.runs} consecutive wrk runs of {args.seconds} s (Q1, 16 connections, CPU {LOAD_CPU}) against one "
         "worker on CPU 0; RSS from /proc (peak sampled every 0.1 s).",
         "",
         table(["run", "Q1 req/s", "peak RSS MB during the run", "RSS MB after the run"], runs),
         "",
         f"Workers (both with Redis; servers may use both cores, wrk on CPU {LOAD_CPU} competes with them; "
-        f"{args.seconds} s of Q1 at 16 connections each):",
+        f"{args.rounds} alternating rounds of {args.seconds} s of Q1 at 16 connections each; medians):",
         "",
-        table(["workers", "Q1 req/s", "p99 ms", "peak RSS MB per worker", "vs 1 worker"], scaling),
+        table(["workers", "Q1 req/s (median)", "each round", "p99 ms", "peak RSS MB per worker", "vs 1 worker"], scaling),
     ])  # fmt: skip
     print(text)
     if not args.no_write:
