@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.config import Settings
+from app.execution import CompiledExecutor
 from app.resolvers.mutation import Mutation
 from app.resolvers.query import Query
 from app.schema.document_cache import document_cache
@@ -52,12 +53,15 @@ def build_schema(
     settings: Settings | None = None,
     observers: Sequence[Callable[[], SchemaExtension]] = (),
     subgraph: Subgraph | None = None,
+    compiled: bool | None = None,
     **kwargs: Any,
 ) -> WhistleSchema:
     """The schema; `settings` gives the operation limits (default: the Settings defaults) and,
     in production, turns introspection (but federation's `_service`) and "Did you mean"
     suggestions off. `observers` (logging, tracing) see each operation's final errors.
-    `subgraph` serves one bounded context only (app.schema.subgraphs); None: all of them."""
+    `subgraph` serves one bounded context only (app.schema.subgraphs); None: all of them.
+    `compiled` runs queries as compiled plans (app.execution; None: the setting
+    `compiled_execution`, on by default)."""
     limits = OperationLimits.from_settings(settings) if settings else OperationLimits.defaults()
     production = settings is not None and settings.is_production
     extensions: list[Any] = [
@@ -68,6 +72,8 @@ def build_schema(
     cache = document_cache(settings.document_cache_size if settings else 0, limits)
     if cache is not None:
         extensions.append(cache)
+    if compiled is None:
+        compiled = settings.compiled_execution if settings else Settings.model_fields["compiled_execution"].default
     if production:
         extensions.append(DisableIntrospection)  # refuses __schema and __type; _service stays
     schema = WhistleSchema(
@@ -78,6 +84,7 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(scalar_map={datetime: DateTime}, disable_field_suggestions=production),
         federation_version=FEDERATION_VERSION,
+        execution_context_class=CompiledExecutor if compiled else None,
         **kwargs,
     )
     schema.execution_timeout = limits.execution_timeout_seconds

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     subgraph: Literal["directory", "fixtures", "assignments"] | None = Field(
         None, description="Serve one bounded context as a federation subgraph (unset: the whole schema)."
     )
+    compiled_execution: bool = Field(
+        True, description="Run queries as compiled plans (app.execution); off: graphql-core executes every operation."
+    )
     rate_limit_points: int = Field(
         600, ge=0, description="Points per identity per minute (query 1, mutation 5); 0 turns rate limiting off."
     )
