@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Whistle next to the peers (../shared/peers) on the fixtures page; writes BENCHMARKS.md.
+# BENCH_ARGS e.g. --variant on --variant gc-off:WHISTLE_GC_THRESHOLD=0,WHISTLE_GC_FREEZE=false
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) whistle.db whistle.db-* .pytest_cache

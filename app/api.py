@@ -17,6 +17,7 @@ from app.config import Settings
 from app.execution import CompiledExecutor
 from app.resolvers.mutation import Mutation
 from app.resolvers.query import Query
+from app.schema.document_cache import document_cache
 from app.schema.errors import ContractErrors
 from app.schema.federation import FederationAny, Info, entity_names, resolve_entities
 from app.schema.limits import ExecutionTimeout, OperationLimits, OperationLimitsExtension
@@ -68,6 +69,9 @@ def build_schema(
         functools.partial(ContractErrors, hide_suggestions=production),
         functools.partial(OperationLimitsExtension, limits=limits),
     ]
+    cache = document_cache(settings.document_cache_size if settings else 0, limits)
+    if cache is not None:
+        extensions.append(cache)
     if compiled is None:
         compiled = settings.compiled_execution if settings else Settings.model_fields["compiled_execution"].default
     if production:

@@ -52,6 +52,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         host=host,
         port=port,
         workers=args.workers,
+        loop=settings.event_loop,
+        http=settings.http_parser,
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings),  # every worker logs like the CLI (JSON in production)
         access_log=False,  # whistle.access logs each GraphQL operation instead

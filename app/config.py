@@ -66,6 +66,24 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, gt=0, description="Database connections per worker (PostgreSQL).")
 
+    # --- performance (README "Performance settings"; measured in BENCHMARKS.md) -------------
+    gc_threshold: int = Field(
+        10_000, ge=0, description="Gen-0 threshold of the cyclic garbage collector (0: Python's default, 700)."
+    )
+    document_cache_size: int = Field(
+        1000, ge=0, description="Query texts whose parsed and validated document is kept (0: parse and validate every request)."
+    )
+    apq_ttl_seconds: float = Field(
+        86_400, ge=0, description="How long a persisted query text (APQ) is kept; 0: APQ off (PERSISTED_QUERY_NOT_SUPPORTED)."
+    )
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", description="`whistle serve`'s event loop (auto: uvloop when installed)."
+    )
+    http_parser: Literal["auto", "httptools", "h11"] = Field(
+        "auto", description="`whistle serve`'s HTTP/1.1 implementation (auto: httptools when installed)."
+    )
+    gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
+
     # --- security (auth, limits, production defaults) ---------------------------------
     auth: Literal["dev", "jwt"] | None = Field(
         None, description="dev: every request is ADMIN unless it carries a token; jwt: tokens required "

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +24,7 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.loaders import Loaders
+from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.repos.engine import read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
@@ -91,6 +92,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         authenticator: Authenticator | None = None,
         rate_limiter: RateLimiter | None = None,
         tracer: Any = None,
+        persisted: PersistedQueries | None = None,
         **kwargs: Any,
     ) -> None:
         # A socket must authenticate in connection_init within 10 s; the legacy protocol is off in production.
@@ -102,6 +104,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         super().__init__(schema, **kwargs)
         self._auth = authenticator or Authenticator.from_settings(settings)
         self._rate_limiter, self._tracer = rate_limiter, tracer
+        self._persisted = persisted or PersistedQueries(None, 0)
         self._deps = deps
         self._broker = broker
         self._cache, self._cache_ttl = cache, settings.cache_ttl_seconds
@@ -145,8 +148,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, **kwargs: Any
     ) -> Any:
-        """Charge the caller's rate-limit budget (query 1, mutation 5) before anything runs;
-        answer only once every read the operation started has finished."""
+        """Resolve a persisted query's text, charge the caller's rate-limit budget (query 1,
+        mutation 5) before anything runs; answer only once every read the operation started
+        has finished."""
+        if not isinstance(request_data, list):
+            request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
@@ -171,6 +177,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = bad_request(error.reason, error.status_code)
         except RateLimited as refused:
             response = too_many_requests(refused.retry_after)
+        except PersistedQueryError as refused:
+            response = JSONResponse(refused.body(), refused.status)
         except BodyTooLarge:
             response = bad_request(
                 f"The request body is larger than {self._max_body_bytes} bytes; send a smaller request.",
@@ -193,7 +201,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str:
         """Text, not bytes: Strawberry sends bytes as BINARY WebSocket frames, which
         JavaScript graphql-ws clients (browsers, the Hive Gateway) cannot read."""
-        try:
-            return orjson.dumps(data).decode()
-        except TypeError:  # text orjson refuses (a lone surrogate): escaped instead of a 500
-            return json.dumps(data, separators=(",", ":"))
+        return json_bytes(data).decode()
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page)."""
+        response = Response(json_bytes(response_data), status_code=sub_response.status_code or 200, media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
+
+
+def json_bytes(data: object) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except TypeError:  # text orjson refuses (a lone surrogate): escaped instead of a 500
+        return json.dumps(data, separators=(",", ":")).encode()

@@ -25,8 +25,10 @@ from app.cache.redis_cache import RedisCache
 from app.config import Settings
 from app.domain.calendar import LeagueCalendar
 from app.events.runtime import EventRuntime
+from app.gc_tuning import tuned_gc
 from app.http import GraphQLEndpoint
 from app.loaders.cached import invalidator
+from app.persisted_queries import PersistedQueries
 from app.observability import REQUEST_ID_HEADER, Observability, RequestIdMiddleware
 from app.repos import migrate
 from app.repos import reads
@@ -56,6 +58,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
     calendar = LeagueCalendar(settings.zone, settings.slot_length)
     events = EventRuntime(engine, calendar, settings)
     cache = create_cache(settings)
+    # Persisted query texts in a cache of their own: unique texts from clients cannot evict directory entries.
+    apq_cache = create_cache(settings) if settings.apq_ttl_seconds > 0 else None
     events.broker.add_listener(invalidator(cache))
     deps = ServiceDeps(engine, calendar, after_commit=events.relay.wake)
     redis_probe = Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1) if settings.redis_url else None
@@ -74,6 +78,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         authenticator=authenticator,
         rate_limiter=rate_limiter,
         tracer=observability.tracer,
+        persisted=PersistedQueries(apq_cache, settings.apq_ttl_seconds),
         # Production: no GraphiQL page, and queries only over POST (mutations never go over GET).
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=not settings.is_production,
@@ -85,10 +90,13 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         await _prepare_database(engine, deps, settings)
         await events.start()
         try:
-            yield
+            with tuned_gc(settings.gc_threshold, settings.gc_freeze):
+                yield
         finally:
             await events.stop()
             await cache.close()
+            if apq_cache is not None:
+                await apq_cache.close()
             if rate_limiter is not None:
                 await rate_limiter.close()
             observability.shutdown()

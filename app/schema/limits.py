@@ -139,6 +139,14 @@ class OperationLimits:
 
     @cached_property
     def rules(self) -> tuple[type[ASTValidationRule], ...]:
+        """Every limit as a graphql-core validation rule."""
+        return (*self.variable_rules, IntrospectionDepthLimit)
+
+    @cached_property
+    def variable_rules(self) -> tuple[type[ASTValidationRule], ...]:
+        """The rules whose verdict may depend on the request's variables (cost: `first: $n`);
+        they all measure the document with `analyze`, so `variable_limit_errors` gives their
+        errors without a validation pass."""
         return limit_rules(self)
 
     @classmethod
@@ -230,6 +238,7 @@ class _OperationWalker:
         }
         self.memo: dict[str, Metrics] = {}
         self.entered: set[str] = set()
+        self.read: set[str] = set()  # the variables whose values the metrics depend on
 
     def operation(self, node: OperationDefinitionNode) -> Metrics:
         own = len(node.directives or ()) + sum(len(d.directives or ()) for d in node.variable_definitions or ())
@@ -313,6 +322,7 @@ class _OperationWalker:
     def value(self, node: ValueNode | None) -> Any:
         if isinstance(node, VariableNode):
             name = node.name.value
+            self.read.add(name)
             if name in self.variables:
                 return self.variables[name]
             return self.value(self.variable_defaults.get(name))
@@ -329,25 +339,29 @@ def _is_int(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Metrics per operation; `too_deep` when the document nests too deeply to walk."""
+    """Metrics per operation; `too_deep` when the document nests too deeply to walk;
+    `variables_read`: the variables whose values the metrics depend on (none: the same
+    metrics for every request with this document)."""
 
     operations: list[tuple[OperationDefinitionNode, Metrics]]
     too_deep: bool = False
+    variables_read: frozenset[str] = frozenset()
 
 
 def analyze(
     schema: GraphQLSchema, document: Any, variables: Mapping[str, Any] | None, limits: OperationLimits
 ) -> Analysis:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    measured = []
+    measured, read = [], set()
     try:
         for definition in document.definitions:
             if isinstance(definition, OperationDefinitionNode):
                 walker = _OperationWalker(schema, fragments, definition, variables or {}, limits)
                 measured.append((definition, walker.operation(definition)))
+                read |= walker.read
     except RecursionError:
         return Analysis([], too_deep=True)
-    return Analysis(measured)
+    return Analysis(measured, variables_read=frozenset(read))
 
 
 def _describe(operation: OperationDefinitionNode) -> str:
@@ -385,68 +399,85 @@ def limit_rules(limits: OperationLimits) -> tuple[type[ASTValidationRule], ...]:
         metric = ""
         maximum = 0
 
-        def message(self, operation: OperationDefinitionNode, value: int) -> str:
+        @classmethod
+        def message(cls, operation: OperationDefinitionNode, value: int) -> str:
             raise NotImplementedError
 
-        def enter_document(self, *_args: Any) -> None:
-            analysis = analysis_of(self.context)
-            if analysis.too_deep and self.reason == "DEPTH_LIMIT":
-                self.report_error(
-                    limit_error(self.reason, f"The operation is nested too deeply; the limit is {self.maximum}.")
-                )
+        @classmethod
+        def errors(cls, analysis: Analysis) -> list[GraphQLError]:
+            found = []
+            if analysis.too_deep and cls.reason == "DEPTH_LIMIT":
+                found.append(limit_error(cls.reason, f"The operation is nested too deeply; the limit is {cls.maximum}."))
             for operation, metrics in analysis.operations:
-                value = getattr(metrics, self.metric)
-                if value > self.maximum:
-                    self.report_error(limit_error(self.reason, self.message(operation, value), [operation]))
+                value = getattr(metrics, cls.metric)
+                if value > cls.maximum:
+                    found.append(limit_error(cls.reason, cls.message(operation, value), [operation]))
+            return found
+
+        def enter_document(self, *_args: Any) -> None:
+            for error in self.errors(analysis_of(self.context)):
+                self.report_error(error)
 
     class DepthLimit(_LimitRule):
         reason, metric, maximum = "DEPTH_LIMIT", "depth", limits.max_depth
 
-        def message(self, operation: OperationDefinitionNode, value: int) -> str:
+        @classmethod
+        def message(cls, operation: OperationDefinitionNode, value: int) -> str:
             return (
                 f"{_describe(operation)} is {value} fields deep (through fragments); the limit is "
-                f"{self.maximum}. Ask for fewer nested fields, or split it into several operations."
+                f"{cls.maximum}. Ask for fewer nested fields, or split it into several operations."
             )
 
     class AliasLimit(_LimitRule):
         reason, metric, maximum = "ALIAS_LIMIT", "aliases", limits.max_aliases
 
-        def message(self, operation: OperationDefinitionNode, value: int) -> str:
+        @classmethod
+        def message(cls, operation: OperationDefinitionNode, value: int) -> str:
             return (
                 f"{_describe(operation)} uses {value} aliases (counted through fragments); the limit is "
-                f"{self.maximum}. Use fewer aliases, or split it into several operations."
+                f"{cls.maximum}. Use fewer aliases, or split it into several operations."
             )
 
     class DirectiveLimit(_LimitRule):
         reason, metric, maximum = "DIRECTIVE_LIMIT", "directives", limits.max_directives
 
-        def message(self, operation: OperationDefinitionNode, value: int) -> str:
+        @classmethod
+        def message(cls, operation: OperationDefinitionNode, value: int) -> str:
             return (
                 f"{_describe(operation)} uses {value} directives (counted through fragments); the limit is "
-                f"{self.maximum}."
+                f"{cls.maximum}."
             )
 
     class FieldLimit(_LimitRule):
         reason, metric, maximum = "FIELD_LIMIT", "fields", limits.max_fields
 
-        def message(self, operation: OperationDefinitionNode, value: int) -> str:
+        @classmethod
+        def message(cls, operation: OperationDefinitionNode, value: int) -> str:
             return (
                 f"{_describe(operation)} selects {value} fields (counted through fragments); the limit is "
-                f"{self.maximum}. Select fewer fields, or split it into several operations."
+                f"{cls.maximum}. Select fewer fields, or split it into several operations."
             )
 
     class CostLimit(_LimitRule):
         reason, metric, maximum = "COST_LIMIT", "cost", limits.max_cost
 
-        def message(self, operation: OperationDefinitionNode, value: int) -> str:
+        @classmethod
+        def message(cls, operation: OperationDefinitionNode, value: int) -> str:
             return (
-                f"{_describe(operation)} has an estimated cost of {value}; the limit is {self.maximum}. "
+                f"{_describe(operation)} has an estimated cost of {value}; the limit is {cls.maximum}. "
                 "Each field costs 1, and what is selected under a list counts once per item it may "
                 f"return (its `first`, or {limits.default_list_size}): ask for smaller pages or fewer "
                 "nested lists."
             )
 
-    return (DepthLimit, AliasLimit, DirectiveLimit, FieldLimit, CostLimit, IntrospectionDepthLimit)
+    return (DepthLimit, AliasLimit, DirectiveLimit, FieldLimit, CostLimit)
+
+
+def variable_limit_errors(analysis: Analysis, limits: OperationLimits) -> list[GraphQLError]:
+    """The errors of `limits.variable_rules` for this analysis, in the rules' order, without a
+    validation pass: for a document whose other rules' verdict is cached
+    (app.schema.document_cache), since the cost may differ from request to request."""
+    return [error for rule in limits.variable_rules for error in rule.errors(analysis)]  # type: ignore[attr-defined]
 
 
 def with_limit_rules(
