@@ -68,7 +68,8 @@ class Settings(BaseSettings):
 
     # --- performance (README "Performance settings"; measured in BENCHMARKS.md) -------------
     gc_threshold: int = Field(
-        10_000, ge=0, description="Gen-0 threshold of the cyclic garbage collector (0: Python's default, 700)."
+        # 10,000 was as fast but let a worker's RSS settle above 200 MB (BENCHMARKS.md "Memory").
+        2_000, ge=0, description="Gen-0 threshold of the cyclic garbage collector (0: Python's default, 700)."
     )
     document_cache_size: int = Field(
         1000, ge=0, description="Query texts whose parsed and validated document is kept (0: parse and validate every request)."
