@@ -24,6 +24,7 @@ from app.domain.notifications import NotificationKind
 from app.domain.validation import AssignmentProblem as Problem
 from app.repos.reads import AssignmentRecord, FixtureRecord, NotificationRecord
 from app.schema.context import Info
+from app.schema.cursors import CursorCodec
 from app.schema.enums import (
     AssignmentStatusEnum,
     FixtureStatusEnum,
@@ -305,15 +306,28 @@ class Notification:
 
 
 @strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+class FixtureEdge:
+    node: Fixture
+    codec: strawberry.Private[CursorCodec]
+
+    # Signed only when selected: a page of 100 costs 100 HMACs, and most queries never
+    # ask for the cursors.
+    @strawberry.field
+    def cursor(self) -> str:
+        return self.signed_cursor()
+
+    def signed_cursor(self) -> str:
+        return self.codec.encode(self.node.date, self.node.uid)
 
 
 @strawberry.type
-class FixtureEdge:
-    node: Fixture
-    cursor: str
+class PageInfo:
+    has_next_page: bool
+    last: strawberry.Private[FixtureEdge | None]
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return None if self.last is None else self.last.signed_cursor()
 
 
 # --- loading helpers ------------------------------------------------------------------
