@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.execution.run import uncancelled_waits
 from app.loaders.request_reads import RequestReads
 
 K = TypeVar("K", bound=Hashable)
@@ -33,9 +34,10 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
         keys (the same venue, team or referee for many fixtures), and shield costs two
         closures and two loop callbacks per load; here one callback per shared future hands
         its outcome to all its callers. A done future is returned as it is (cancelling it
-        does nothing), as shield does."""
+        does nothing), as shield does, and so is any while a compiled plan runs: its
+        resolvers' waits are never cancelled (app.execution.run.uncancelled_waits)."""
         shared = super().load(key)
-        if shared.done():
+        if shared.done() or uncancelled_waits.get():
             return shared
         own: asyncio.Future[V | None] = shared.get_loop().create_future()
         callers = self._callers.get(shared)
