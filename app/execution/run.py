@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from types import CoroutineType
 from typing import Any
 
@@ -33,6 +34,13 @@ from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.types.arguments import convert_arguments
 
 from app.execution.plan import Abstract, Direct, Field, Leaf, ListOf, Object, Selection
+
+
+# True while a plan runs: the futures resolvers await are never cancelled by their waiter
+# (no Task waits on them: an awaitable given up is closed with CancelledError thrown into
+# it, and a cancelled execution cancels only the runner's own wait), so a loader may hand
+# the same future to every caller of a key (app.loaders.batch).
+uncancelled_waits: ContextVar[bool] = ContextVar("uncancelled_waits", default=False)
 
 
 class _Pos:
@@ -111,9 +119,13 @@ class Run:
         self.tasks: dict[int, list[str | int]] = {}
 
     async def execute(self, plan: Selection) -> ExecutionResult:
-        self._object(plan, self.executor.root_value, self.data, None)  # type: ignore[arg-type]
-        if self.pending:
-            await self._drive()
+        token = uncancelled_waits.set(True)
+        try:
+            self._object(plan, self.executor.root_value, self.data, None)  # type: ignore[arg-type]
+            if self.pending:
+                await self._drive()
+        finally:
+            uncancelled_waits.reset(token)
         return self.executor.build_response(self.data)
 
     def _object(self, selection: Selection, source: Any, out: dict[str, Any], pos: _Pos | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.execution.run import uncancelled_waits
 from app.loaders.request_reads import RequestReads
 
 K = TypeVar("K", bound=Hashable)
@@ -22,12 +23,45 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
     def __init__(self, reads: RequestReads, fetch: Fetch[K, V], missing: Any = None) -> None:
         super().__init__()
         self._reads, self._fetch, self._missing = reads, fetch, missing
+        self._callers: dict[asyncio.Future[V | None], list[asyncio.Future[V | None]]] = {}  # by shared future
 
     def load(self, key: K) -> asyncio.Future[V | None]:  # type: ignore[override]
         """A future of the caller's own: graphql-core cancels the sibling fields of a failed
         non-null field, and cancelling the loader's shared future itself would fail every
-        other field waiting for the same key with CancelledError."""
-        return asyncio.shield(super().load(key))
+        other field waiting for the same key with CancelledError.
+
+        What `asyncio.shield` does, for less: a page makes hundreds of loads of a few dozen
+        keys (the same venue, team or referee for many fixtures), and shield costs two
+        closures and two loop callbacks per load; here one callback per shared future hands
+        its outcome to all its callers. A done future is returned as it is (cancelling it
+        does nothing), as shield does, and so is any while a compiled plan runs: its
+        resolvers' waits are never cancelled (app.execution.run.uncancelled_waits)."""
+        shared = super().load(key)
+        if shared.done() or uncancelled_waits.get():
+            return shared
+        own: asyncio.Future[V | None] = shared.get_loop().create_future()
+        callers = self._callers.get(shared)
+        if callers is None:
+            callers = self._callers[shared] = []
+            shared.add_done_callback(self._relay)
+        callers.append(own)
+        return own
+
+    def _relay(self, shared: asyncio.Future[V | None]) -> None:
+        """The shared future's outcome to its callers' futures, except those cancelled."""
+        callers = self._callers.pop(shared)
+        if shared.cancelled():
+            for own in callers:
+                own.cancel()
+            return
+        error = shared.exception()  # retrieved even if no caller waits any more: no "never retrieved" log
+        for own in callers:
+            if own.done():
+                continue
+            if error is None:
+                own.set_result(shared.result())
+            else:
+                own.set_exception(error)
 
     def trace_with(self, tracer: Any, name: str) -> None:
         """Each batch in a span of `tracer` (app.tracing); a loader never told costs nothing extra."""

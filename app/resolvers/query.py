@@ -112,10 +112,10 @@ class Query:
         records = await info.context.loaders.read(reads.fixtures_page, where, limit + 1, key)
         page = records[:limit]
         info.context.loaders.prime_fixtures(page)
-        edges = [FixtureEdge(node=Fixture.from_record(r), cursor=cursors.encode(r.date, r.id)) for r in page]
+        edges = [FixtureEdge(node=Fixture.from_record(r), codec=cursors) for r in page]
         return FixtureConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(records) > limit, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo(has_next_page=len(records) > limit, last=edges[-1] if edges else None),
             filter=where,
         )
 
