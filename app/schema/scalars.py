@@ -43,7 +43,9 @@ def parse_datetime(value: Any) -> datetime:
 
 def serialize_datetime(value: datetime) -> str:
     """Always UTC, `2026-03-01T17:30:00+00:00`; fractions only when not zero."""
-    return value.astimezone(timezone.utc).isoformat()
+    if value.tzinfo is not timezone.utc:  # the database's values are UTC already: no conversion
+        value = value.astimezone(timezone.utc)
+    return value.isoformat()
 
 
 DateTime = strawberry.scalar(
