@@ -2,7 +2,8 @@
 fixtures with venue, both teams and both committed referees) and Q2 (one fixture with the
 same fields) run N times through the schema with the compiler on and off, on the demo
 league; prints the median and p90 time per operation and, with --profile, the top of a
-Python profile of the compiled runs. No HTTP: that is the harness's part (bench/README.md).
+Python profile of compiled Q1's `execute` alone (what the server runs once the document
+cache has the query). No HTTP: that is the harness's part (bench/README.md).
 
     .venv/bin/python bench/compiled.py [--n 300] [--database-url URL] [--profile] [--cold-cache]
 
@@ -129,7 +130,7 @@ async def _measure(url: str, n: int, profile: bool, cold_cache: bool, fixture_id
             profiler = cProfile.Profile()
             profiler.enable()
             for _ in range(n):
-                await once(schemas["compiled"], Q1, Q1_VARIABLES)
+                await once(schemas["compiled"], Q1, Q1_VARIABLES, whole=False)
             profiler.disable()
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
@@ -142,7 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=300, help="runs per operation and mode")
     parser.add_argument("--database-url", help="a database with (or for) the demo league; default: a temporary SQLite file")
-    parser.add_argument("--profile", action="store_true", help="profile the compiled Q1 runs")
+    parser.add_argument("--profile", action="store_true", help="profile compiled Q1 (execute alone)")
     parser.add_argument("--cold-cache", action="store_true", help="a new directory cache per run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,9 +3,11 @@
 A plan is a tree of `Selection`s (one per object type and selection set), each a list
 of `Field`s that know how to get their value (a precomputed attribute getter for fields
 without a resolver; the Strawberry resolver itself (`Direct`) where Strawberry's wrapper
-would only convert arguments; else the field's graphql-core `resolve`, i.e. that wrapper
-with argument conversion, permissions and field extensions) and how to complete it
-(`Leaf`, `Object`, `Abstract`: one selection per possible type, `ListOf`). Fields are grouped by graphql-core's own `collect_fields`,
+would only convert arguments, or its batch form for a whole level where it has one
+(`BATCH`); else the field's graphql-core `resolve`, i.e. that wrapper with argument
+conversion, permissions and field extensions) and how to complete it (`Leaf`, `Object`,
+with generated code when its selection is flat (app.execution.flat), `Abstract`: one
+selection per possible type, `ListOf`). Fields are grouped by graphql-core's own `collect_fields`,
 so merging, ordering, fragments and @skip/@include are exactly graphql-core's; the
 plan therefore depends on the values of the variables those directives use, which are
 part of the cache key (`directive_variables`).
@@ -45,7 +47,14 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues
 
+from app.execution.flat import Build, FlatField, flat_builder
+
 STRAWBERRY_FIELD = "strawberry-definition"  # GraphQLCoreConverter.DEFINITION_BACKREF
+# A Strawberry field's metadata key for its batch form: `resolve_many(context, sources)`,
+# an awaitable of the field's value for each source, in order (an Exception instance:
+# that source's resolver would raise it). A plan runs it once for all the objects of a
+# level instead of the resolver once per object; it must give what the resolver gives.
+BATCH = "whistle.resolve_many"
 # Leaf values of exactly this Python type are their own serialization (graphql-core's
 # coerce_output_value returns them unchanged), so the runner skips the call.
 _VERBATIM: dict[Any, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
@@ -66,6 +75,7 @@ class Leaf:
 class Object:
     non_null: bool
     selection: Selection
+    build: Build | None = None  # generated code for a flat selection (app.execution.flat)
 
 
 @dataclass(slots=True, eq=False)
@@ -112,8 +122,10 @@ class Field:
     nodes: list[FieldNode]  # every node merged into this response key (error locations)
     details: list[FieldDetails]  # the same, as graphql-core groups them
     getter: Callable[[Any], Any] | None  # a field without resolver: read the value directly
+    attribute: str | None  # the attribute the getter reads (None: `__typename`, or no getter)
     resolve: Callable[..., Any] | None  # otherwise: the graphql-core resolve function
     direct: Direct | None  # or, where it is the same, the Strawberry resolver itself
+    batch: Callable[[Any, list[Any]], Any] | None  # or, better still, its batch form (BATCH)
     has_args: bool
     completion: Completion
     may_wait: bool  # whether executing it may start an awaitable (a resolver here or below)
@@ -187,8 +199,13 @@ class _Builder:
         definition = self.schema.get_field(parent, name)
         if definition is None:
             raise Unsupported(f"unknown field {parent.name}.{name}")  # validation refuses it first
-        getter = self.getter(parent, definition, name)
+        attribute = self.attribute(definition)
+        getter = self.typename(parent) if name == "__typename" else (attrgetter(attribute) if attribute else None)
         direct = None if getter else self.direct(definition)
+        has_args = bool(definition.args or node.arguments)
+        # The batch form is only taken where the resolver would be called directly (no
+        # permissions, extensions or exception handlers between) and without arguments.
+        batch = direct.field.metadata.get(BATCH) if direct is not None and not has_args else None
         completion = self.completion(definition.type, details)
         return Field(
             key=key,
@@ -198,20 +215,24 @@ class _Builder:
             nodes=[d.node for d in details],
             details=details,
             getter=getter,
+            attribute=attribute,
             resolve=None if getter else (definition.resolve or self.default_resolver),
             direct=direct,
-            has_args=bool(definition.args or node.arguments),
+            batch=batch,
+            has_args=has_args,
             completion=completion,
             may_wait=getter is None or _may_wait(completion),
         )
 
     @staticmethod
-    def getter(parent: GraphQLObjectType, definition: GraphQLField, name: str) -> Callable[[Any], Any] | None:
-        """Direct code for what needs no resolver: `__typename`, and Strawberry's "basic"
+    def typename(parent: GraphQLObjectType) -> Callable[[Any], Any]:
+        typename = parent.name
+        return lambda _source: typename
+
+    @staticmethod
+    def attribute(definition: GraphQLField) -> str | None:
+        """The attribute to read for a field that needs no resolver: Strawberry's "basic"
         fields (no resolver, no extensions: Strawberry itself reads the attribute)."""
-        if name == "__typename":
-            typename = parent.name
-            return lambda _source: typename
         field = (definition.extensions or {}).get(STRAWBERRY_FIELD)
         if (
             getattr(definition.resolve, "_is_default", False)
@@ -219,7 +240,7 @@ class _Builder:
             and field.is_basic_field
             and field.default_resolver is getattr
         ):
-            return attrgetter(field.python_name)
+            return field.python_name  # type: ignore[no-any-return]
         return None
 
     def direct(self, definition: GraphQLField) -> Direct | None:
@@ -252,7 +273,8 @@ class _Builder:
         if is_leaf_type(inner):
             return Leaf(non_null, inner, _VERBATIM.get(inner))
         if is_object_type(inner):
-            return Object(non_null, self.subselection(inner, details))
+            selection = self.subselection(inner, details)
+            return Object(non_null, selection, _flat(selection))
         if is_abstract_type(inner):
             possible = self.schema.get_possible_types(inner)
             return Abstract(non_null, inner, {t.name: self.subselection(t, details) for t in possible})
@@ -263,6 +285,26 @@ class _Builder:
         if defers:
             raise Unsupported("@defer")
         return self.selection(type_, grouped)
+
+
+def _flat(selection: Selection) -> Build | None:
+    """Generated code for a selection of leaves read from attributes, else None."""
+    fields = []
+    for field in selection.fields:
+        completion = field.completion
+        if not isinstance(completion, Leaf) or field.getter is None:
+            return None
+        fields.append(
+            FlatField(
+                key=field.key,
+                attribute=field.attribute,
+                constant=selection.type.name if field.attribute is None else None,
+                verbatim=completion.verbatim,
+                coerce=completion.type.coerce_output_value,
+                non_null=completion.non_null,
+            )
+        )
+    return flat_builder(selection.type.name, fields)
 
 
 def _may_wait(completion: Completion) -> bool:

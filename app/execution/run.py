@@ -9,7 +9,10 @@ started before anything is awaited, and each DataLoader gets the keys of the who
 (`_drive`) instead of one asyncio Task each (resolvers here wait on loader futures, and a
 Task per field costs more than the field itself), in the order their Tasks would run:
 in the order they were started, each resumed once its future is done. When one finishes,
-its value is completed there and then, which starts the next level's resolvers.
+its value is completed there and then, which starts the next level's resolvers. A field
+with a batch form (app.execution.plan.BATCH) is not started per object: the objects of a
+level join one batch per field, set aside like one awaitable, and its values are
+completed object by object when it is done.
 
 Results are written straight into the response dicts, in graphql-core's field order (an
 awaited field holds its place with None). Errors are graphql-core's: located at the field
@@ -78,6 +81,33 @@ class _Waiting:
         self.steps, self.field, self.out, self.pos, self.index = steps, field, out, pos, index
 
 
+class _Batch:
+    """The objects of one level whose `field` goes to its batch form together: their
+    sources, and where each one's value goes (`outs[i][field.key]`, the object at
+    `positions[i]`). Objects join until the awaitables set aside are stepped; the batch
+    form reads `sources` only then, at its first step."""
+
+    __slots__ = ("field", "sources", "outs", "positions")
+
+    def __init__(self, field: Field) -> None:
+        self.field = field
+        self.sources: list[Any] = []
+        self.outs: list[dict[str, Any]] = []
+        self.positions: list[_Pos | None] = []
+
+
+def _built(completion: Object | Abstract, value: Any) -> dict[str, Any] | None:
+    """The object built by its flat selection's generated code (app.execution.flat), or
+    None: not flat, or a value the code leaves to the general completion."""
+    build = completion.build if type(completion) is Object else None
+    if build is None:
+        return None
+    try:
+        return build(value)
+    except Exception:  # noqa: BLE001 - the general completion meets it again and reports it
+        return None
+
+
 def _cancel(steps: Any) -> None:
     """Throw CancelledError into an awaitable that will not be stepped again; what it
     awaits while cleaning up is not waited for."""
@@ -108,6 +138,8 @@ class Run:
         self.selections: dict[Selection, list[tuple[str, Callable[[Any, dict[str, Any], _Pos | None], None], bool]]] = {}
         self.infos: dict[Field, Any] = {}
         self.pending: list[_Waiting] = []  # awaitables started, not stepped yet
+        self.started = 0  # how many awaitables were set aside, or objects joined to a batch
+        self.batches: dict[Field, _Batch] = {}  # the batches objects may still join
         self.nulled = False  # whether an error nulled a position (then work below it is skipped)
         # While awaitables are stepped: the errors to record at the end of the round, with
         # the number of task positions each propagated past (see _fail).
@@ -135,13 +167,12 @@ class Run:
         starts = self.selections.get(selection)
         if starts is None:
             starts = self.selections[selection] = [(f.key, self._starter(f, pos), f.may_wait) for f in selection.fields]
-        pending = self.pending
         awaiting = None
         for key, start, may_wait in starts:
             if may_wait:
-                started = len(pending)
+                started = self.started
                 start(source, out, pos)
-                if len(pending) > started:
+                if self.started > started:
                     if awaiting is None:
                         awaiting = [key]
                     else:
@@ -174,6 +205,8 @@ class Run:
 
             return read
 
+        if field.batch is not None:
+            return self._batch_starter(field)
         executor = self.executor
         info = self._info(field, pos)
         try:
@@ -205,10 +238,33 @@ class Run:
             if is_awaitable(result):
                 out[key] = None  # holds the key's place in the dict's order
                 self.pending.append(_Waiting(_steps(result), field, out, pos))
+                self.started += 1
             else:
                 complete(field, result, out, pos)
 
         return start
+
+    def _batch_starter(self, field: Field) -> Callable[[Any, dict[str, Any], _Pos | None], None]:
+        """What executes a field with a batch form on one object: the object joins the
+        field's open batch (the first one opens it, set aside like an awaitable)."""
+        key, batches, resolve_many = field.key, self.batches, field.batch
+        context = self.executor.context_value
+
+        async def run(batch: _Batch) -> Any:
+            return await resolve_many(context, batch.sources)  # type: ignore[misc]
+
+        def join(source: Any, out: dict[str, Any], pos: _Pos | None) -> None:
+            batch = batches.get(field)
+            if batch is None:
+                batch = batches[field] = _Batch(field)
+                self.pending.append(_Waiting(run(batch), field, batch, None))
+            batch.sources.append(source)
+            batch.outs.append(out)
+            batch.positions.append(pos)
+            out[key] = None  # holds the key's place in the dict's order
+            self.started += 1
+
+        return join
 
     def _info(self, field: Field, pos: _Pos | None) -> Any:
         """The resolve info of `field`: graphql-core's for the first object it is executed
@@ -260,6 +316,8 @@ class Run:
                 out[key] = self._leaf(completion, value)
             elif isinstance(completion, ListOf):
                 self._list(field, completion, value, out, pos)
+            elif (built := _built(completion, value)) is not None:
+                out[key] = built
             else:
                 selection = self._selection(field, completion, value)
                 child: dict[str, Any] = {}
@@ -289,12 +347,13 @@ class Run:
                 result.append(element)
                 continue
             result.append(None)  # the item's place
-            started = len(pending)
+            started = self.started
             if is_awaitable(element):  # e.g. `_entities`: one resolve_reference per representation
                 pending.append(_Waiting(_steps(element), field, result, here, index))
+                self.started += 1
             else:
                 self._complete_item(field, element, result, index, here)
-            if len(pending) > started:
+            if self.started > started:
                 awaiting.append(index)
         if len(awaiting) > 1:
             self.tasks[id(result)] = awaiting
@@ -310,6 +369,8 @@ class Run:
                     raise TypeError(field.non_null_message)
             elif isinstance(item, Leaf):
                 result[index] = self._leaf(item, element)
+            elif (built := _built(item, element)) is not None:
+                result[index] = built
             else:
                 selection = self._selection(field, item, element)
                 child: dict[str, Any] = {}
@@ -390,6 +451,7 @@ class Run:
             while True:
                 if self.pending:
                     fresh, self.pending = self.pending, []
+                    self.batches.clear()  # closed: what completes from now on opens new ones
                     self._round([(entry, None) for entry in fresh], blocked)
                     continue
                 if not blocked:
@@ -440,6 +502,9 @@ class Run:
         """Complete an awaitable's value (or error) where it goes. Below a position that
         was nulled meanwhile it goes nowhere: graphql-core would have cancelled it (here it
         ran to its end: a coroutine closed while it awaits may not clean up)."""
+        if type(entry.out) is _Batch:
+            self._settle_batch(entry.out, value, error)
+            return
         if self.nulled and self.errors.has_nulled_position(entry.pos):
             return
         if entry.index is None:
@@ -451,3 +516,17 @@ class Run:
             self._complete_item(entry.field, value, entry.out, entry.index, entry.pos)  # type: ignore[arg-type]
         else:
             self._item_error(error, entry.field, entry.out, entry.index, entry.pos)  # type: ignore[arg-type]
+
+    def _settle_batch(self, batch: _Batch, values: Any, error: Exception | None) -> None:
+        """Complete each object's value of a batch (or the batch form's error) in order,
+        as the objects' own resolvers would have been, one after the other."""
+        field = batch.field
+        if error is None and (not isinstance(values, list) or len(values) != len(batch.sources)):
+            error = TypeError(f"the batch form of {field.parent_type.name}.{field.name} gave no value per object")
+        for index, (out, pos) in enumerate(zip(batch.outs, batch.positions)):
+            if self.nulled and self.errors.has_nulled_position(pos):
+                continue
+            if error is None:
+                self._complete(field, values[index], out, pos)
+            else:
+                self._field_error(error, field, out, pos)

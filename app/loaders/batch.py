@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
@@ -46,6 +46,23 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
             shared.add_done_callback(self._relay)
         callers.append(own)
         return own
+
+    async def load_all(self, keys: Iterable[K | None]) -> dict[K, V | None | Exception]:
+        """The value of each key (None: no key, skipped), loaded as `load` loads it (in the
+        batch of this loop turn), a failed key's exception as its value: one awaitable
+        for the keys of a whole level of a compiled plan (app.execution.plan.BATCH)
+        instead of one per object."""
+        futures: dict[K, asyncio.Future[V | None]] = {}
+        for key in keys:
+            if key is not None and key not in futures:
+                futures[key] = self.load(key)
+        found: dict[K, V | None | Exception] = {}
+        for key, future in futures.items():
+            try:
+                found[key] = future.result() if future.done() else await future
+            except Exception as error:  # noqa: BLE001 - it is that key's outcome
+                found[key] = error
+        return found
 
     def _relay(self, shared: asyncio.Future[V | None]) -> None:
         """The shared future's outcome to its callers' futures, except those cancelled."""

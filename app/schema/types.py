@@ -8,7 +8,7 @@ constant number of statements.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -32,9 +32,9 @@ from app.schema.enums import (
 )
 from app.schema.ids import given, parse_id_or_none
 from app.schema.policy import Policy
+from app.schema.relations import relation
 
 NOTIFICATIONS_MAX = 200
-T = TypeVar("T")
 
 
 def _in_window(moment: datetime, start: datetime | None, end: datetime | None) -> bool:
@@ -158,25 +158,25 @@ class Fixture:
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Fixture | None:
         return await load_fixture(info, parse_id_or_none(id))
 
-    @strawberry.field
-    async def venue(self, info: Info) -> Venue:
-        return must(await load_venue(info, self.venue_id))
-
-    @strawberry.field
-    async def team_home(self, info: Info) -> Team:
-        return must(await load_team(info, self.team_home_id))
-
-    @strawberry.field
-    async def team_away(self, info: Info) -> Team:
-        return must(await load_team(info, self.team_away_id))
-
-    @strawberry.field(description="The COMMITTED first referee, if any.")
-    async def first_referee(self, info: Info) -> Referee | None:
-        return await load_referee(info, self.first_referee_id)
-
-    @strawberry.field(description="The COMMITTED second referee, if any.")
-    async def second_referee(self, info: Info) -> Referee | None:
-        return await load_referee(info, self.second_referee_id)
+    venue = relation(Venue, Venue.from_domain, key="venue_id", loader="venue")
+    team_home = relation(Team, Team.from_domain, key="team_home_id", loader="team")
+    team_away = relation(Team, Team.from_domain, key="team_away_id", loader="team")
+    first_referee = relation(
+        Referee,
+        Referee.from_domain,
+        key="first_referee_id",
+        loader="referee",
+        required=False,
+        description="The COMMITTED first referee, if any.",
+    )
+    second_referee = relation(
+        Referee,
+        Referee.from_domain,
+        key="second_referee_id",
+        loader="referee",
+        required=False,
+        description="The COMMITTED second referee, if any.",
+    )
 
     @strawberry.field(description="Referees who declared availability, by name.")
     async def available_referees(self, info: Info) -> list[Referee]:
@@ -201,13 +201,8 @@ class Assignment:
     def from_record(cls, r: AssignmentRecord | DomainAssignment) -> Assignment:
         return cls(role=r.role, status=r.status, fixture_id=r.fixture_id, referee_id=r.referee_id)
 
-    @strawberry.field
-    async def fixture(self, info: Info) -> Fixture:
-        return must(await load_fixture(info, self.fixture_id))
-
-    @strawberry.field
-    async def referee(self, info: Info) -> Referee:
-        return must(await load_referee(info, self.referee_id))
+    fixture = relation(Fixture, Fixture.from_record, key="fixture_id", loader="fixture")
+    referee = relation(Referee, Referee.from_domain, key="referee_id", loader="referee")
 
 
 @strawberry.type(description="A referee's declared availability for a fixture.")
@@ -215,13 +210,8 @@ class Availability:
     fixture_id: strawberry.Private[UUID]
     referee_id: strawberry.Private[UUID]
 
-    @strawberry.field
-    async def fixture(self, info: Info) -> Fixture:
-        return must(await load_fixture(info, self.fixture_id))
-
-    @strawberry.field
-    async def referee(self, info: Info) -> Referee:
-        return must(await load_referee(info, self.referee_id))
+    fixture = relation(Fixture, Fixture.from_record, key="fixture_id", loader="fixture")
+    referee = relation(Referee, Referee.from_domain, key="referee_id", loader="referee")
 
 
 @strawberry.type(description="While locked, referees cannot declare or withdraw availability.")
@@ -245,13 +235,8 @@ class AssignmentProblem:
     def from_domain(cls, p: Problem) -> AssignmentProblem:
         return cls(code=p.code, message=p.message, fixture_id=p.fixture_id, referee_id=p.referee_id)
 
-    @strawberry.field
-    async def fixture(self, info: Info) -> Fixture:
-        return must(await load_fixture(info, self.fixture_id))
-
-    @strawberry.field
-    async def referee(self, info: Info) -> Referee:
-        return must(await load_referee(info, self.referee_id))
+    fixture = relation(Fixture, Fixture.from_record, key="fixture_id", loader="fixture")
+    referee = relation(Referee, Referee.from_domain, key="referee_id", loader="referee")
 
 
 @strawberry.type(description="The verdict on every STAGED assignment.")
@@ -299,9 +284,7 @@ class Notification:
             fixture_id=r.fixture_id,
         )
 
-    @strawberry.field
-    async def fixture(self, info: Info) -> Fixture:
-        return must(await load_fixture(info, self.fixture_id))
+    fixture = relation(Fixture, Fixture.from_record, key="fixture_id", loader="fixture")
 
 
 @strawberry.type
@@ -350,11 +333,3 @@ async def load_venue(info: Info, id: UUID | None) -> Venue | None:
 async def load_fixture(info: Info, id: UUID | None) -> Fixture | None:
     found = None if id is None else await info.context.loaders.fixture.load(id)
     return None if found is None else Fixture.from_record(found)
-
-
-def must(value: T | None) -> T:
-    """A relation the database guarantees (foreign key): missing means a bug, not a client error.
-    (Checked after the await, not around it: a coroutine less per relation of every object.)"""
-    if value is None:
-        raise LookupError("a referenced row is missing")
-    return value
