@@ -80,5 +80,4 @@ class Loaders:
             self.referee.prime(referee.id, referee)
 
     def prime_fixtures(self, records: Sequence[FixtureRecord]) -> None:
-        for record in records:
-            self.fixture.prime(record.id, record)
+        self.fixture.remember({record.id: record for record in records})
