@@ -24,8 +24,8 @@ Build = Callable[[Any], dict[str, Any] | None]
 @dataclass(frozen=True, slots=True)
 class FlatField:
     key: str  # the response key (a GraphQL name: safe in generated code)
-    attribute: str | None  # the source's attribute, or None with `constant` (`__typename`)
-    constant: str | None
+    attribute: str | None  # the source's attribute, or None: `constant` (`__typename`)
+    constant: str | None  # (None: a place kept for a value that comes later)
     verbatim: type | None  # a value of exactly this type is its own serialization
     coerce: Callable[[Any], Any] | None  # else: the leaf type's coerce_output_value
     non_null: bool

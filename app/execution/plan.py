@@ -139,6 +139,12 @@ class Field:
 class Selection:
     type: GraphQLObjectType
     fields: list[Field]
+    # When every field is a leaf read from an attribute or a field with a batch form:
+    # generated code for the leaves, with a None in the place of each batched field
+    # (app.execution.flat), and the batched fields, which the run joins all at once.
+    prefill: Build | None = None
+    batched: tuple[Field, ...] = ()
+    batched_keys: tuple[str, ...] = ()
 
 
 def directive_variables(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> tuple[str, ...]:
@@ -187,7 +193,13 @@ class _Builder:
     def selection(self, parent: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]) -> Selection:
         if parent.is_type_of is not None:
             raise Unsupported(f"{parent.name} has is_type_of")
-        return Selection(parent, [self.field(parent, key, details) for key, details in grouped.items()])
+        selection = Selection(parent, [self.field(parent, key, details) for key, details in grouped.items()])
+        batched = tuple(field for field in selection.fields if field.batch is not None)
+        if batched:
+            selection.prefill = _flat(selection, placeholders=True)
+            if selection.prefill is not None:
+                selection.batched, selection.batched_keys = batched, tuple(field.key for field in batched)
+        return selection
 
     def field(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> Field:
         if any(d.defer_usage is not None or d.fragment_variable_values is not None for d in details):
@@ -287,11 +299,15 @@ class _Builder:
         return self.selection(type_, grouped)
 
 
-def _flat(selection: Selection) -> Build | None:
-    """Generated code for a selection of leaves read from attributes, else None."""
+def _flat(selection: Selection, placeholders: bool = False) -> Build | None:
+    """Generated code for a selection of leaves read from attributes (with `placeholders`,
+    also of fields with a batch form, each a None in its place), else None."""
     fields = []
     for field in selection.fields:
         completion = field.completion
+        if placeholders and field.batch is not None:
+            fields.append(FlatField(field.key, attribute=None, constant=None, verbatim=None, coerce=None, non_null=False))
+            continue
         if not isinstance(completion, Leaf) or field.getter is None:
             return None
         fields.append(

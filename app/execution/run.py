@@ -84,16 +84,23 @@ class _Waiting:
 class _Batch:
     """The objects of one level whose `field` goes to its batch form together: their
     sources, and where each one's value goes (`outs[i][field.key]`, the object at
-    `positions[i]`). Objects join until the awaitables set aside are stepped; the batch
-    form reads `sources` only then, at its first step."""
+    `positions[i]`); the batches of several fields that objects join together share
+    these lists. Objects join until the awaitables set aside are stepped; the batch form
+    reads `sources` only then, at its first step."""
 
     __slots__ = ("field", "sources", "outs", "positions")
 
-    def __init__(self, field: Field) -> None:
-        self.field = field
-        self.sources: list[Any] = []
-        self.outs: list[dict[str, Any]] = []
-        self.positions: list[_Pos | None] = []
+    def __init__(self, field: Field, sources: list[Any], outs: list[dict[str, Any]], positions: list[_Pos | None]) -> None:
+        self.field, self.sources, self.outs, self.positions = field, sources, outs, positions
+
+
+def _prefilled(selection: Selection, source: Any) -> dict[str, Any] | None:
+    """The leaves of an object whose other fields are batched, by generated code (None in
+    each batched field's place), or None: a value the code leaves to the general path."""
+    try:
+        return selection.prefill(source)  # type: ignore[misc]
+    except Exception:  # noqa: BLE001 - the general path meets it again and reports it
+        return None
 
 
 def _built(completion: Object | Abstract, value: Any) -> dict[str, Any] | None:
@@ -139,7 +146,8 @@ class Run:
         self.infos: dict[Field, Any] = {}
         self.pending: list[_Waiting] = []  # awaitables started, not stepped yet
         self.started = 0  # how many awaitables were set aside, or objects joined to a batch
-        self.batches: dict[Field, _Batch] = {}  # the batches objects may still join
+        # The batches objects may still join: of one field, or of a selection's batched fields.
+        self.batches: dict[Field | Selection, _Batch] = {}
         self.nulled = False  # whether an error nulled a position (then work below it is skipped)
         # While awaitables are stepped: the errors to record at the end of the round, with
         # the number of task positions each propagated past (see _fail).
@@ -164,6 +172,17 @@ class Run:
         """Execute the fields of one object, in order."""
         if self.nulled and self.errors.has_nulled_position(pos):
             return  # below a position already nulled: graphql-core would have cancelled it
+        if selection.batched and (filled := _prefilled(selection, source)) is not None:
+            # Leaves at once, and the object joins the batches of all the other fields.
+            out.update(filled)
+            batch = self.batches.get(selection) or self._open_batches(selection, selection.batched)
+            batch.sources.append(source)
+            batch.outs.append(out)
+            batch.positions.append(pos)
+            self.started += 1
+            if len(selection.batched_keys) > 1:
+                self.tasks[id(out)] = selection.batched_keys  # type: ignore[assignment]
+            return
         starts = self.selections.get(selection)
         if starts is None:
             starts = self.selections[selection] = [(f.key, self._starter(f, pos), f.may_wait) for f in selection.fields]
@@ -246,18 +265,11 @@ class Run:
 
     def _batch_starter(self, field: Field) -> Callable[[Any, dict[str, Any], _Pos | None], None]:
         """What executes a field with a batch form on one object: the object joins the
-        field's open batch (the first one opens it, set aside like an awaitable)."""
-        key, batches, resolve_many = field.key, self.batches, field.batch
-        context = self.executor.context_value
-
-        async def run(batch: _Batch) -> Any:
-            return await resolve_many(context, batch.sources)  # type: ignore[misc]
+        field's open batch (the first one opens it)."""
+        key, batches = field.key, self.batches
 
         def join(source: Any, out: dict[str, Any], pos: _Pos | None) -> None:
-            batch = batches.get(field)
-            if batch is None:
-                batch = batches[field] = _Batch(field)
-                self.pending.append(_Waiting(run(batch), field, batch, None))
+            batch = batches.get(field) or self._open_batches(field, (field,))
             batch.sources.append(source)
             batch.outs.append(out)
             batch.positions.append(pos)
@@ -265,6 +277,21 @@ class Run:
             self.started += 1
 
         return join
+
+    def _open_batches(self, owner: Field | Selection, fields: tuple[Field, ...]) -> _Batch:
+        """New batches of `fields`, which objects join together (they share the lists),
+        set aside like awaitables in field order; open (`batches[owner]`) until stepped."""
+        sources: list[Any] = []
+        outs: list[dict[str, Any]] = []
+        positions: list[_Pos | None] = []
+        for field in fields:
+            batch = _Batch(field, sources, outs, positions)
+            self.pending.append(_Waiting(self._run_batch(batch), field, batch, None))
+        self.batches[owner] = batch
+        return batch
+
+    async def _run_batch(self, batch: _Batch) -> Any:
+        return await batch.field.batch(self.executor.context_value, batch.sources)  # type: ignore[misc]
 
     def _info(self, field: Field, pos: _Pos | None) -> Any:
         """The resolve info of `field`: graphql-core's for the first object it is executed
