@@ -41,7 +41,16 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self.compiled_plan() if serially is None else None
         if plan is None:
             return super().execute_operation(serially)
-        return Run(self).execute(plan)
+        return self._run(plan)
+
+    async def _run(self, plan: Selection) -> Any:
+        try:
+            return await Run(self).execute(plan)
+        finally:
+            # graphql-core's executor refers to itself (its async helpers are its own bound
+            # methods), so it and all it holds (the context: loaders, rows, objects) would
+            # wait for the garbage collector; a compiled run never uses the helpers.
+            del self.async_helpers
 
     def compiled_plan(self) -> Selection | None:
         """This operation's plan, or None when graphql-core must run it."""

@@ -166,6 +166,9 @@ class Run:
                 await self._drive()
         finally:
             uncancelled_waits.reset(token)
+            # The starters are closures over this run: a reference cycle that would keep
+            # the whole request (loaders, rows, objects) for the garbage collector.
+            self.selections.clear()
         return self.executor.build_response(self.data)
 
     def _object(self, selection: Selection, source: Any, out: dict[str, Any], pos: _Pos | None) -> None:
