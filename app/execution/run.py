@@ -36,6 +36,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined, is_iterable
 from strawberry.types.arguments import convert_arguments
 
+from app.execution.flat import Build
 from app.execution.plan import Abstract, Direct, Field, Leaf, ListOf, Object, Selection
 
 
@@ -94,23 +95,14 @@ class _Batch:
         self.field, self.sources, self.outs, self.positions = field, sources, outs, positions
 
 
-def _prefilled(selection: Selection, source: Any) -> dict[str, Any] | None:
-    """The leaves of an object whose other fields are batched, by generated code (None in
-    each batched field's place), or None: a value the code leaves to the general path."""
-    try:
-        return selection.prefill(source)  # type: ignore[misc]
-    except Exception:  # noqa: BLE001 - the general path meets it again and reports it
-        return None
-
-
-def _built(completion: Object | Abstract, value: Any) -> dict[str, Any] | None:
-    """The object built by its flat selection's generated code (app.execution.flat), or
-    None: not flat, or a value the code leaves to the general completion."""
-    build = completion.build if type(completion) is Object else None
+def _generated(build: Build | None, source: Any) -> dict[str, Any] | None:
+    """What generated code (app.execution.flat) makes of `source`: a flat object, or the
+    leaves of an object whose other fields are batched (None in each one's place); None
+    when there is no such code or it leaves the value to the general completion."""
     if build is None:
         return None
     try:
-        return build(value)
+        return build(source)
     except Exception:  # noqa: BLE001 - the general completion meets it again and reports it
         return None
 
@@ -175,7 +167,7 @@ class Run:
         """Execute the fields of one object, in order."""
         if self.nulled and self.errors.has_nulled_position(pos):
             return  # below a position already nulled: graphql-core would have cancelled it
-        if selection.batched and (filled := _prefilled(selection, source)) is not None:
+        if selection.batched and (filled := _generated(selection.prefill, source)) is not None:
             # Leaves at once, and the object joins the batches of all the other fields.
             out.update(filled)
             batch = self.batches.get(selection) or self._open_batches(selection, selection.batched)
@@ -346,7 +338,7 @@ class Run:
                 out[key] = self._leaf(completion, value)
             elif isinstance(completion, ListOf):
                 self._list(field, completion, value, out, pos)
-            elif (built := _built(completion, value)) is not None:
+            elif type(completion) is Object and (built := _generated(completion.build, value)) is not None:
                 out[key] = built
             else:
                 selection = self._selection(field, completion, value)
@@ -399,7 +391,7 @@ class Run:
                     raise TypeError(field.non_null_message)
             elif isinstance(item, Leaf):
                 result[index] = self._leaf(item, element)
-            elif (built := _built(item, element)) is not None:
+            elif type(item) is Object and (built := _generated(item.build, element)) is not None:
                 result[index] = built
             else:
                 selection = self._selection(field, item, element)
