@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -45,6 +46,13 @@ def serialize_datetime(value: datetime) -> str:
     """Always UTC, `2026-03-01T17:30:00+00:00`; fractions only when not zero."""
     if value.tzinfo is not timezone.utc:  # the database's values are UTC already: no conversion
         value = value.astimezone(timezone.utc)
+    return _utc_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(value: datetime) -> str:
+    """A page repeats its kick-off times (20 fixtures a day at a few times): each is
+    formatted once. Only UTC values come here, so equal values have equal texts."""
     return value.isoformat()
 
 
