@@ -103,3 +103,46 @@ async def test_the_fixtures_page_and_count_for_every_filter(world: World, engine
         after = await reads.fixtures_page(conn, FixtureFilter(venue_id=first.venue_id), 1, (page[0].date, page[0].id))
         assert [f.id for f in after] == [second.id]
         assert await reads.count_fixtures(conn, FixtureFilter(venue_id=first.venue_id)) == 2
+
+
+async def test_no_read_is_cancelled_or_outlives_settle_whichever_way_it_runs(engine: AsyncEngine) -> None:
+    """A loader's read runs in the loader's batch task (no task of its own), a read from a
+    resolver in a shielded task; cancelling the callers cancels neither, and settle()
+    returns only once both have finished."""
+    from aiodataloader import dispatch_queue_batch
+
+    from app.loaders.batch import BatchLoader
+    from app.loaders.request_reads import RequestReads
+
+    requests = RequestReads(read_only(engine))
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+    in_batch_task: list[bool] = []
+
+    async def slow_fetch(conn: Any, keys: Any) -> dict[Any, Any]:
+        in_batch_task.append(asyncio.current_task().get_coro().cr_code is dispatch_queue_batch.__code__)  # type: ignore[union-attr]
+        started.set()
+        await release.wait()
+        finished.append("loader")
+        return {k: k for k in keys}
+
+    async def slow_read(conn: Any, name: str) -> str:
+        await release.wait()
+        finished.append(name)
+        return name
+
+    loader = BatchLoader(requests, slow_fetch)
+    waiting = asyncio.ensure_future(loader.load(1))
+    reading = asyncio.ensure_future(requests(slow_read, "resolver"))
+    await started.wait()
+    assert in_batch_task == [True]
+    waiting.cancel()
+    reading.cancel()
+    settled = asyncio.ensure_future(requests.settle())
+    await asyncio.sleep(0.05)
+    assert not settled.done() and finished == []  # cancelled callers, reads still running
+    release.set()
+    await asyncio.wait_for(settled, 5)
+    assert sorted(finished) == ["loader", "resolver"]  # both ran to their end
+    assert waiting.cancelled() and reading.cancelled()
+    assert not requests._running
