@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import ARRAY, Select, Uuid, and_, any_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.domain.availability_lock import LOCK_ID, AvailabilityLock
 from app.domain.directory import Referee, Team, Venue
 from app.domain.fixture import AssignmentStatus, FixtureStatus, RefereeRole
+from app.repos import fastpath
 from app.repos.directory import referee_from_row, team_from_row, venue_from_row
 from app.repos.tables import (
     assignments,
@@ -146,11 +147,14 @@ def _fixture(row: Any) -> FixtureRecord:
 
 
 _FIXTURES_BY_IDS = select(*_FIXTURE_COLUMNS).where(fixtures.c.id.in_(_ids()))
+# PostgreSQL: one array parameter instead of one per id, so one SQL text for any number of
+# ids (one prepared statement) that asyncpg can run directly (app.repos.fastpath).
+_FIXTURES_BY_ANY_ID = select(*_FIXTURE_COLUMNS).where(fixtures.c.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
 
 
 async def fixtures_by_ids(conn: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, FixtureRecord]:
-    rows = await conn.execute(_FIXTURES_BY_IDS, {"ids": list(ids)})
-    return {r[0]: _fixture(r) for r in rows}
+    statement = _FIXTURES_BY_ANY_ID if conn.dialect.name == "postgresql" else _FIXTURES_BY_IDS
+    return {r[0]: _fixture(r) for r in await fastpath.rows(conn, statement, {"ids": list(ids)})}
 
 
 def _filter_values(where: FixtureFilter) -> dict[str, Any]:
@@ -210,8 +214,7 @@ async def fixtures_page(
     params["limit"] = limit
     if after is not None:
         params["after_date"], params["after_id"] = after
-    rows = await conn.execute(statement, params)
-    return [_fixture(r) for r in rows]
+    return [_fixture(r) for r in await fastpath.rows(conn, statement, params)]
 
 
 async def count_fixtures(conn: AsyncConnection, where: FixtureFilter) -> int:
