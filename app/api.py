@@ -19,6 +19,7 @@ from app.resolvers.mutation import Mutation
 from app.resolvers.query import Query
 from app.schema.document_cache import document_cache
 from app.schema.errors import ContractErrors
+from app.schema.extensions_runner import LeanExtensionsRunner
 from app.schema.federation import FederationAny, Info, entity_names, resolve_entities
 from app.schema.limits import ExecutionTimeout, OperationLimits, OperationLimitsExtension
 from app.schema.scalars import DateTime
@@ -44,6 +45,10 @@ class WhistleSchema(SubgraphView, ExecutionTimeout, strawberry.federation.Schema
             self._entity_names = self.resolvable_entities(entity_names(self))
         resolve = super().entities_resolver
         return resolve_entities(representations, self._entity_names, lambda valid: resolve(info, valid))
+
+    def create_extensions_runner(self, execution_context: ExecutionContext, extensions: list[SchemaExtension]) -> Any:
+        """The extensions' hooks without Strawberry's per-request hook lookups (app.schema.extensions_runner)."""
+        return LeanExtensionsRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Logging happens in ContractErrors, which logs unexpected errors only."""
