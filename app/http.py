@@ -25,7 +25,7 @@ from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError
-from app.repos.engine import read_only
+from app.repos.engine import ReadConnections, read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
@@ -108,7 +108,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self._deps = deps
         self._broker = broker
         self._cache, self._cache_ttl = cache, settings.cache_ttl_seconds
-        self._read_engine = read_only(deps.engine)
+        # The loaders' reads keep up to half the pool's connections open between reads (PostgreSQL).
+        self.read_connections = ReadConnections(read_only(deps.engine), keep=settings.db_pool_size // 2)
         self._max_body_bytes = settings.max_body_bytes
         secret = settings.cursor_secret or f"whistle-cursor:{settings.database_url}"
         self._cursors = CursorCodec(hashlib.sha256(secret.encode()).digest())
@@ -143,7 +144,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return self._rate_limiter
 
     def _new_loaders(self) -> Loaders:
-        return Loaders(self._read_engine, self._cache, self._cache_ttl, tracer=self._tracer)
+        return Loaders(self.read_connections, self._cache, self._cache_ttl, tracer=self._tracer)
 
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, **kwargs: Any

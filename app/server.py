@@ -94,6 +94,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
                 yield
         finally:
             await events.stop()
+            await graphql.read_connections.close()  # before the engine is disposed
             await cache.close()
             if apq_cache is not None:
                 await apq_cache.close()

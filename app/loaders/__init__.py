@@ -14,6 +14,7 @@ from app.loaders.batch import BatchLoader, Fetch
 from app.loaders.cached import CachedLoader
 from app.loaders.request_reads import RequestReads
 from app.repos import reads
+from app.repos.engine import ReadConnections
 from app.repos.reads import AssignmentRecord, FixtureRecord, NotificationRecord
 
 V = TypeVar("V")
@@ -67,7 +68,7 @@ class Loaders:
     fixture_assignments: BatchLoader[UUID, list[AssignmentRecord]]
     referee_assignments: BatchLoader[UUID, list[AssignmentRecord]]
 
-    def __init__(self, read_engine: AsyncEngine, cache: Cache, cache_ttl: float = 300, tracer: Any = None) -> None:
+    def __init__(self, read_engine: AsyncEngine | ReadConnections, cache: Cache, cache_ttl: float = 300, tracer: Any = None) -> None:
         self.reads = RequestReads(read_engine)
         self._cache, self._cache_ttl = cache, cache_ttl
         self._tracer = tracer  # an OpenTelemetry tracer when tracing is on: a span per batch

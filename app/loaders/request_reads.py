@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from aiodataloader import dispatch_queue_batch
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.repos.engine import ReadConnections
+
 T = TypeVar("T")
 
 # The code of aiodataloader's batch task: a DataLoader runs each batch in a Task of its own
@@ -36,7 +38,7 @@ class RequestReads:
     nothing. Both kinds are waited for by `settle()`.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine | ReadConnections) -> None:
         self.engine = engine
         self._running: set[asyncio.Future[Any]] = set()
 
