@@ -235,6 +235,8 @@ def test_referees_teams_and_venues_are_listed_created_and_detailed(server: Serve
     expect(page.locator("details[open]", has_text="John Doe")).to_contain_text("referee (")
 
     page.get_by_role("link", name="Teams").click()
+    # The referees' form has a "Name" too: fill only once the Teams page has replaced it.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Teams")
     page.get_by_label("Name").fill("VBC Neu")
     page.get_by_label("Club").fill("VBC Neu")
     page.get_by_role("button", name="Add team").click()
@@ -243,6 +245,7 @@ def test_referees_teams_and_venues_are_listed_created_and_detailed(server: Serve
     expect(page.locator("details[open]")).to_contain_text("Next fixtures")
 
     page.get_by_role("link", name="Venues").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Venues")
     for label, value in (("Name", "Halle Neu"), ("Street", "Weg 2"), ("Postcode", "8001"), ("City", "Zürich")):
         page.get_by_label(label, exact=True).fill(value)
     page.get_by_label("Email (optional)").fill("halle@neu")  # the browser accepts it; the API wants a dot
