@@ -107,5 +107,5 @@ class Loaders:
         for referee in referees:
             self.referee.prime(referee.id, referee)
 
-    def prime_fixtures(self, records: Sequence[FixtureRecord]) -> None:
+    def remember_fixtures(self, records: Sequence[FixtureRecord]) -> None:
         self.fixture.remember({record.id: record for record in records})

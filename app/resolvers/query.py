@@ -111,7 +111,7 @@ class Query:
         key = None if given(after) is None else cursors.decode(after)
         records = await info.context.loaders.read(reads.fixtures_page, where, limit + 1, key)
         page = records[:limit]
-        info.context.loaders.prime_fixtures(page)
+        info.context.loaders.remember_fixtures(page)
         edges = [FixtureEdge(node=Fixture.from_record(r), codec=cursors) for r in page]
         return FixtureConnection(
             edges=edges,
