@@ -27,6 +27,7 @@ from app.domain.calendar import LeagueCalendar
 from app.events.runtime import EventRuntime
 from app.gc_tuning import tuned_gc
 from app.http import GraphQLEndpoint
+from app.lean_lane import LeanApp, install_lean_lane, operation_counts
 from app.loaders.cached import invalidator
 from app.persisted_queries import PersistedQueries
 from app.observability import REQUEST_ID_HEADER, Observability, RequestIdMiddleware
@@ -106,7 +107,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "operations": operation_counts(app, graphql)})
 
     async def readyz(request: Request) -> JSONResponse:
         checks = {"database": await _database_ready(engine)}
@@ -130,7 +131,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
         routes.append(Route("/.well-known/jwks.json", jwks_json))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+    app = LeanApp(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+    install_lean_lane(app, graphql, settings, tracing=observability.tracer is not None)
+    return app
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
