@@ -18,8 +18,7 @@ error contract in `contract_errors`, the access line in `LoggedOperation`, reque
 Everything whose answer is not certain goes to the generic lane, untouched (the body read
 so far is replayed): another method or path, a body that is not a JSON object of the
 usual shape, an `Accept` other than none, `*/*` or `application/json` (see
-`lean_media_type`), a CORS request (an `Origin` while WHISTLE_CORS_ORIGINS is set), an APQ
-registration (text and hash: the generic lane decides when a text is stored), a document
+`lean_media_type`), an APQ registration (text and hash: the generic lane decides when a text is stored), a document
 not cached yet or with errors, a limit refused, variables that do not coerce, a mutation,
 subscription or introspection, an operation without a compiled plan. Every such decision
 is taken before anything is spent or logged, so a request is never charged twice.
@@ -48,6 +47,8 @@ from graphql import (
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import get_variable_values
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.execution.is_awaitable import optimized_is_awaitable
@@ -55,7 +56,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from app.config import Settings
 from app.execution.executor import CompiledExecutor, Refused, cached_plan, execution_counts
 from app.http import GraphQLEndpoint, json_bytes, too_many_requests
-from app.observability import REQUEST_ID_HEADER, LoggedOperation, error_codes, request_id_for, request_id_var, user_id_of
+from app.observability import REQUEST_ID_HEADER, LoggedOperation, RequestIdMiddleware, error_codes, request_id_for, request_id_var, user_id_of
 from app.persisted_queries import PersistedQueryError
 from app.schema.errors import contract_errors
 from app.schema.limits import TIMED_OUT, timed_out_result, within_timeout
@@ -116,7 +117,9 @@ class LeanLane:
     """The ASGI entry of the application: answers the requests it can, passes the rest to
     `generic` (the Starlette application: middleware, routes, Strawberry's view)."""
 
-    def __init__(self, generic: ASGIApp, endpoint: GraphQLEndpoint, *, cors: bool, max_body_bytes: int, path: str = "/graphql") -> None:
+    def __init__(
+        self, generic: ASGIApp, endpoint: GraphQLEndpoint, *, cors: CORSMiddleware | None, max_body_bytes: int, path: str = "/graphql"
+    ) -> None:
         self.generic = generic
         self.endpoint = endpoint
         schema = endpoint.schema
@@ -159,8 +162,6 @@ class LeanLane:
         accept = headers.get(b"accept")
         if lean_media_type(None if accept is None else accept.decode("latin-1")) is None:
             return "accept"
-        if self.cors and b"origin" in headers:
-            return "cors"  # CORSMiddleware answers it (Vary, Access-Control-*)
         if b"transfer-encoding" in headers or not headers.get(b"content-length", b"").isdigit():
             return "body length"
         if int(headers[b"content-length"]) > self.max_body_bytes:
@@ -230,9 +231,13 @@ class LeanLane:
             raise
         finally:
             request_id_var.reset(token)
-        # As Starlette's Response with RequestIdMiddleware around it.
+        # As Starlette's Response with RequestIdMiddleware and CORSMiddleware around it.
         response_headers = [*(h for h in response_headers if h[0].lower() != _REQUEST_ID), (_REQUEST_ID, request_id.encode("latin-1"))]
-        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        start = {"type": "http.response.start", "status": status, "headers": response_headers}
+        if self.cors is None:
+            await send(start)
+        else:
+            await self.cors.send(start, send, Headers(scope=scope))  # the same instance's headers
         await send({"type": "http.response.body", "body": answer})
         return None
 
@@ -313,8 +318,21 @@ def install_lean_lane(app: LeanApp, endpoint: GraphQLEndpoint, settings: Setting
         return
     if getattr(schema, "document_store", None) is None:
         return
-    cors = any(origin.strip() for origin in settings.cors_origins.split(","))
+    # The lane gives its answers what the app's middleware gives them: request ids (the same
+    # functions) and CORS headers (the same CORSMiddleware configuration and code). With any
+    # other middleware it stays off rather than answer without it.
+    cors = None
+    for middleware in app.user_middleware:
+        if middleware.cls is CORSMiddleware:
+            cors = CORSMiddleware(_unused_app, *middleware.args, **middleware.kwargs)
+        elif middleware.cls is not RequestIdMiddleware:
+            log.warning("the lean lane is off: it does not know the middleware %s", middleware.cls.__name__)
+            return
     app.lane = LeanLane(app.generic, endpoint, cors=cors, max_body_bytes=settings.max_body_bytes)
+
+
+async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
+    raise RuntimeError("the lean lane calls its CORSMiddleware's `send` only")
 
 
 def operation_counts(app: LeanApp, endpoint: GraphQLEndpoint) -> dict[str, Any]:
