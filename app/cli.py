@@ -46,11 +46,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
               "(production: no GraphiQL, no introspection)", flush=True)
     else:
         print(f"Whistle: web app at http://{host}:{port}/, GraphiQL at http://{host}:{port}/graphql", flush=True)
-    if (args.server or settings.server) == "granian":
-        from app import granian_server
-
-        granian_server.serve(settings, host, port, args.workers)
-        return
     uvicorn.run(
         "app.server:app_from_environment",
         factory=True,
@@ -156,7 +151,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default WHISTLE_PORT, 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--subgraph", choices=SUBGRAPHS, help="serve one bounded context as a federation subgraph")
-    serve.add_argument("--server", choices=["uvicorn", "granian"], help="the HTTP server (default WHISTLE_SERVER, uvicorn)")
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("seed", help="load the demo data (idempotent)")
     commands.add_parser("relay", help="run the outbox relay alone (publishes committed events)")

@@ -84,9 +84,6 @@ class Settings(BaseSettings):
         "auto", description="`whistle serve`'s HTTP/1.1 implementation (auto: httptools when installed)."
     )
     gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
-    server: Literal["uvicorn", "granian"] = Field(
-        "uvicorn", description="`whistle serve`'s HTTP server: uvicorn, or Granian (the `granian` extra)."
-    )
 
     # --- security (auth, limits, production defaults) ---------------------------------
     auth: Literal["dev", "jwt"] | None = Field(
