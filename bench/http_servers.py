@@ -5,7 +5,10 @@ round; server CPU per request from /proc (all threads). Granian runs the same fa
 the same logging configuration (the JSON request log), so both write one access line per
 operation.
 
-    .venv/bin/python -m bench.http_servers [--rounds 2] [--duration 6]
+    .venv/bin/python -m bench.http_servers [--rounds 2] [--duration 6] [--servers "uvicorn;granian"]
+
+A server is `uvicorn` or `granian`, optionally named and with settings:
+`--servers "lean=uvicorn;generic=uvicorn:WHISTLE_LEAN_LANE=0"` compares the two lanes.
 
 Needs what `make bench` needs (PostgreSQL, the peers' `peers` database, wrk).
 """
@@ -35,13 +38,15 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def server(kind: str, url: str, log_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def server(name: str, spec: str, url: str, log_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     from app.config import Settings
     from app.observability import logging_config
 
+    kind, _, settings = spec.partition(":")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
     env.update(BENCH_SETTINGS, WHISTLE_DATABASE_URL=url, WHISTLE_PORT=str(port))
+    env.update(item.split("=", 1) for item in settings.split(",") if item)
     if kind == "uvicorn":
         command = [str(REPO / ".venv/bin/whistle"), "serve", "--port", str(port)]
     else:
@@ -52,7 +57,7 @@ def server(kind: str, url: str, log_dir: Path) -> Iterator[tuple[subprocess.Pope
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--loop", "uvloop",
             "--no-access-log", "--log-config", str(log_config),
         ]  # fmt: skip
-    with (log_dir / f"{kind}.log").open("wb") as log:
+    with (log_dir / f"{name}.log").open("wb") as log:
         process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         try:
             _wait_ready(f"http://127.0.0.1:{port}/healthz", process)
@@ -74,12 +79,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=int, default=6, help="seconds of wrk per measurement (after 2 s of warm-up)")
+    parser.add_argument("--servers", default="uvicorn;granian", help="[NAME=]KIND[:ENV=V,...], separated by ';'")
     args = parser.parse_args()
+    specs = dict(_named(item) for item in args.servers.split(";"))
     bodies = {"Q1": BENCH_DIR / "q1_connection.json", "Q2": PEERS / "bodies" / "q2.json"}
     print("| query | conns | server | req/s (each round) | server CPU ms/request (each round) | non-2xx |")
     print("| --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as tmp, bench_database() as url, ExitStack() as stack:
-        servers = {kind: stack.enter_context(server(kind, url, Path(tmp))) for kind in ("uvicorn", "granian")}
+        servers = {name: stack.enter_context(server(name, spec, url, Path(tmp))) for name, spec in specs.items()}
         for query, body in bodies.items():
             for conns in (1, 16):
                 results: dict[str, list[tuple[float, float, int]]] = {kind: [] for kind in servers}
@@ -95,6 +102,12 @@ def main() -> None:
                     rps = " / ".join(f"{r:.0f}" for r, _, _ in rows)
                     cpu = " / ".join(f"{c:.2f}" for _, c, _ in rows)
                     print(f"| {query} | {conns} | {kind} | {rps} | {cpu} | {sum(n for _, _, n in rows)} |", flush=True)
+
+
+def _named(item: str) -> tuple[str, str]:
+    """`lean=uvicorn:X=1` -> ("lean", "uvicorn:X=1"); `granian` -> ("granian", "granian")."""
+    name, equals, spec = item.partition("=")
+    return (name, spec) if equals and ":" not in name else (item.split(":", 1)[0], item)
 
 
 if __name__ == "__main__":
