@@ -200,11 +200,12 @@ class LeanLane:
             return "document not cached"
         if entry.errors:
             return "invalid document"
-        prepared = entry.operations.get(operation_name, False)
-        if prepared is False:
-            prepared = entry.operations[operation_name] = _prepare(entry.document, operation_name)
+        prepared = entry.operations.get(operation_name)
         if prepared is None:
-            return "not one query operation"
+            prepared = _prepare(entry.document, operation_name)
+            if prepared is None:
+                return "not one query operation"  # not kept: the names a client sends are unbounded
+            entry.operations[operation_name] = prepared
         if entry.limit_errors(self.graphql_schema, variables, self.limits):  # type: ignore[arg-type]
             return "limits"
         coerced = get_variable_values(self.graphql_schema, prepared.operation.variable_definitions or (), variables or {})
