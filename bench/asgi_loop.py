@@ -8,7 +8,8 @@ request is steadier than throughput; this is what development decisions were mad
 The bench configuration (BENCH_SETTINGS in bench/server.py: JSON request log at INFO, rate
 limits on with a budget wrk cannot spend, ...) is used; a variant adds settings, e.g.
 `--variant generic:WHISTLE_LEAN_LANE=0 --variant lean` measures both lanes by turns
-(runs alternate, so load from elsewhere falls on all alike). Requires PostgreSQL and the
+(runs alternate, so load from elsewhere falls on all alike); `BENCH_TRACING=1` in a variant
+turns OpenTelemetry on (spans made and dropped, no collector). Requires PostgreSQL and the
 peers' `peers` database (bench/README.md). `--profile-seconds S` runs the first variant's
 Q1 (or `--query q2`) in a loop for S seconds (for `py-spy record --pid`).
 """
@@ -132,7 +133,22 @@ def build_app(url: str, variant: Variant, log_stream: io.TextIOBase) -> App:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(log_stream)  # the request log is written (and formatted), not shown
-    return create_app(settings)
+    return create_app(settings, tracer_provider=_tracing() if variant.env.get("BENCH_TRACING") == "1" else None)
+
+
+def _tracing() -> Any:
+    """An OpenTelemetry provider whose spans are made, ended and handed to an exporter that
+    drops them (a variant with BENCH_TRACING=1: tracing on, without a collector)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(Dropped()))
+    return provider
 
 
 async def _measure(url: str, variants: list[Variant], n: int, concurrency: int, profile_seconds: float, query: str) -> None:
