@@ -144,13 +144,9 @@ class LeanLane:
             await self._generic(reason, scope, receive, send)
             return
         messages, body = await _read_body(receive, self.max_body_bytes)
-        replay = _replaying(messages, receive)
-        if body is None:
-            await self._generic("body", scope, replay, send)
-            return
-        reason = await self._answer(scope, replay, send, headers, body)
+        reason = "body" if body is None else await self._answer(scope, receive, send, headers, body)  # type: ignore[arg-type]
         if reason is not None:
-            await self._generic(reason, scope, replay, send)
+            await self._generic(reason, scope, _replaying(messages, receive), send)  # the body once more
 
     # --- the decisions ---------------------------------------------------------------------
 
