@@ -133,6 +133,7 @@ class LeanLane:
         self.path = path
         # Requests by lane, and why the generic lane got the others (GET /healthz shows them).
         self.counts: Counter[str] = Counter()
+        self.queries = execution_counts(self.graphql_schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -213,6 +214,7 @@ class LeanLane:
         if type(plan) is Refused:
             return "not compiled"
         self.counts["lean"] += 1
+        self.queries["compiled"] += 1  # as CompiledExecutor counts the plans it runs
         request_id = request_id_for(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
