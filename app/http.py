@@ -23,6 +23,7 @@ from app.cache.port import Cache
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
+from app.graphql_http import graphql_http_answer, response_media_type
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.repos.engine import ReadConnections, read_only
@@ -186,6 +187,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 413,
                 reason="BODY_LIMIT",
             )
+        if isinstance(response, JSONResponse):  # the refusals above, in the media type the client asked for
+            response.headers["content-type"] = response_media_type(request.headers.get("accept"))
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -204,9 +207,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         JavaScript graphql-ws clients (browsers, the Hive Gateway) cannot read."""
         return json_bytes(data).decode()
 
+    async def get_sub_response(self, request: Request) -> Response:
+        """The response's media type is negotiated once, from the request's Accept header."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page)."""
-        response = Response(json_bytes(response_data), status_code=sub_response.status_code or 200, media_type="application/json")
+        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page),
+        in the negotiated media type with its status code (app.graphql_http)."""
+        media_type = sub_response.media_type or response_media_type(None)
+        status, body = graphql_http_answer(media_type, response_data)
+        response = Response(json_bytes(body), status_code=sub_response.status_code or status, media_type=media_type)
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response
