@@ -16,7 +16,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.cache.port import Cache
@@ -97,9 +102,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         **kwargs: Any,
     ) -> None:
         # A socket must authenticate in connection_init within 10 s; the legacy protocol is off in production.
+        # Subscriptions stream over HTTP too: Server-Sent Events and Apollo's multipart responses.
         kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=10))
-        if settings.is_production:
-            kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        sockets = (GRAPHQL_TRANSPORT_WS_PROTOCOL,) if settings.is_production else (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
+        kwargs.setdefault("subscription_protocols", (*sockets, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL))
         # WebSocket handshakes from these pages are accepted (Strawberry refuses other cross-site ones).
         kwargs.setdefault("allowed_origins", [o.strip() for o in settings.cors_origins.split(",") if o.strip()])
         super().__init__(schema, **kwargs)
@@ -155,6 +161,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         has finished."""
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
+            if request_data.protocol != "http" and context.csrf_error is not None:
+                # A stream (SSE, multipart) outlives its request as a socket does: ambient credentials
+                # (the cookie, dev mode's ADMIN) need an allowed Origin, as mutations and sockets do.
+                context.auth_error = context.csrf_error
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:

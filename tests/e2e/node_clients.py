@@ -5,10 +5,13 @@ loudly, or fail when WHISTLE_REQUIRE_SERVICES=1."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,37 @@ def run_client(script: str, *args: Any, timeout: float = 60) -> list[dict[str, A
     result = subprocess.run(["node", script, *argv], cwd=CLIENTS_DIR, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"node {script} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+class RunningClient:
+    """A client script running in the background: `await client.line()` is its next JSON line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    async def line(self, timeout: float = 5.0) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not raw:
+            error = await self.process.stderr.read() if self.process.stderr is not None else b""
+            raise AssertionError(f"the client exited without a further line:\n{error.decode(errors='replace')}")
+        return json.loads(raw)
+
+    async def exit_code(self, timeout: float = 10.0) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
+
+@asynccontextmanager
+async def running_client(script: str, *args: Any) -> AsyncIterator[RunningClient]:
+    """tests/clients/SCRIPT in the background (killed at the end if it is still running)."""
+    client_modules()
+    argv = [arg if isinstance(arg, str) else json.dumps(arg) for arg in args]
+    process = await asyncio.create_subprocess_exec(
+        "node", script, *argv, cwd=CLIENTS_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        yield RunningClient(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
