@@ -78,6 +78,12 @@ def limited_receive(receive: Receive, max_bytes: int) -> Receive:
     return receive_limited
 
 
+def _same_origin_fetch(request: Request) -> bool:
+    """The browser says the page is of this origin (an EventSource's GET carries no Origin
+    header, only this; WebSocket handshakes are judged the same way)."""
+    return request.headers.get("sec-fetch-site") == "same-origin"
+
+
 def _declared_length(request: Request) -> int:
     """The Content-Length header (0 when absent or not a number; the body is counted anyway)."""
     value = request.headers.get("content-length", "")
@@ -161,7 +167,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         has finished."""
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
-            if request_data.protocol != "http" and context.csrf_error is not None:
+            if request_data.protocol != "http" and context.csrf_error is not None and not _same_origin_fetch(request):
                 # A stream (SSE, multipart) outlives its request as a socket does: ambient credentials
                 # (the cookie, dev mode's ADMIN) need an allowed Origin, as mutations and sockets do.
                 context.auth_error = context.csrf_error

@@ -8,6 +8,7 @@ subscription cleanly (its access line is written, no ERROR in the log: `stop()` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,25 @@ async def test_the_cookie_authenticates_a_stream_only_from_an_allowed_origin(
         assert "errors" not in text, text  # subscribed: waiting for events
     else:
         assert '"reason":"CSRF_ORIGIN"' in text, text
+
+
+@pytest.mark.parametrize(("fetch_site", "allowed"), [(None, False), ("cross-site", False), ("same-origin", True)])
+async def test_an_event_source_get_with_the_cookie_needs_a_same_origin_page(
+    league: League, fetch_site: str | None, allowed: bool
+) -> None:
+    """A browser's EventSource: GET, the cookie, no Origin header, Sec-Fetch-Site."""
+    headers = {**SSE, "Cookie": f"access_token={league.admin}"}
+    if fetch_site is not None:
+        headers["Sec-Fetch-Site"] = fetch_site
+    text = ""
+    async with httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", league.url, params={"query": FIXTURE_CHANGED}, headers=headers) as response:
+            assert response.status_code == 200
+            chunks = response.aiter_text()
+            with contextlib.suppress(TimeoutError, StopAsyncIteration):
+                while "complete" not in text:
+                    text += await asyncio.wait_for(anext(chunks), 1.5)
+    assert ('"reason":"CSRF_ORIGIN"' in text) is not allowed, text
 
 
 async def test_a_multipart_stream_has_apollos_content_type_and_heartbeats(league: League) -> None:
