@@ -175,9 +175,9 @@ class ServerProcess:
             self.kill()
             raise AssertionError(f"whistle {self.name} did not exit within {timeout} s of SIGTERM:\n{self.output()}")
 
-    def stop(self, timeout: float = 15.0, expect_errors: bool = False) -> str:
-        """SIGTERM, wait, and assert a clean exit: a graceful shutdown, no Traceback in the
-        output and, unless the test provoked some (`expect_errors`), no ERROR line."""
+    def stop(self, timeout: float = 15.0) -> str:
+        """SIGTERM, wait, and assert a clean exit: a graceful shutdown, no traceback and no
+        ERROR line in the output."""
         if self.process is None:
             return self.output()
         if self.process.poll() is None:
@@ -191,8 +191,7 @@ class ServerProcess:
         assert code in (0, -signal.SIGTERM), f"whistle {self.name} exited with {code}:\n{output}"
         assert "Application shutdown complete" in output, f"whistle {self.name} did not shut down gracefully:\n{output}"
         assert "Traceback" not in output, f"whistle {self.name} logged a traceback:\n{output}"
-        if not expect_errors:
-            assert not error_lines(output), f"whistle {self.name} logged errors:\n{output}"
+        assert not error_lines(output), f"whistle {self.name} logged errors:\n{output}"
         return output
 
     def kill(self) -> None:
