@@ -4,6 +4,8 @@ written in, and the status code and body that go with it.
 - `response_media_type(accept)`: `application/graphql-response+json` when the client
   lists it (preferred whenever the `Accept` header allows both), else the legacy
   `application/json` (no header, `*/*`, `application/json`, or anything else).
+- `accepts_json(accept)`: whether a query or mutation sent with a stream media type
+  (`text/event-stream`, multipart) may be answered as plain JSON instead.
 - `graphql_http_answer(media_type, response)`: the status code and body of a GraphQL
   response. With `application/graphql-response+json`, a request error (the document does
   not parse or validate, a variable does not coerce: no `data` was produced and no error
@@ -15,6 +17,7 @@ Every path that writes a GraphQL response over HTTP goes through these two funct
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -32,15 +35,26 @@ def _quality(parameters: list[str]) -> float:
     return 1.0
 
 
+def _accepted(accept: str) -> Iterator[str]:
+    """The media types an `Accept` header allows (quality above 0), lowercase."""
+    for part in accept.split(","):
+        media_type, *parameters = part.split(";")
+        if _quality(parameters) > 0:
+            yield media_type.strip().lower()
+
+
 def response_media_type(accept: str | None) -> str:
     """The media type to answer a GraphQL request in, from its `Accept` header."""
     if not accept or GRAPHQL_RESPONSE_JSON not in accept.lower():
         return LEGACY_JSON  # the common case, decided without parsing
-    for part in accept.split(","):
-        media_type, *parameters = part.split(";")
-        if media_type.strip().lower() == GRAPHQL_RESPONSE_JSON and _quality(parameters) > 0:
-            return GRAPHQL_RESPONSE_JSON
-    return LEGACY_JSON
+    return GRAPHQL_RESPONSE_JSON if GRAPHQL_RESPONSE_JSON in _accepted(accept) else LEGACY_JSON
+
+
+def accepts_json(accept: str | None) -> bool:
+    """The client takes a plain JSON answer too (clients such as urql list the stream media
+    types beside JSON for every request: only their subscriptions need a stream)."""
+    json_types = {GRAPHQL_RESPONSE_JSON, LEGACY_JSON, "application/*", "*/*"}
+    return not accept or any(media_type in json_types for media_type in _accepted(accept))
 
 
 def is_request_error(response: dict[str, Any]) -> bool:

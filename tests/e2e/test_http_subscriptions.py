@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,26 @@ async def test_a_query_over_sse_is_one_event_then_complete(league: League) -> No
         response = await http.post(league.url, json={"query": "{ __typename }"}, headers={**SSE, **bearer(league.admin)})
     events = [block for block in response.text.split("\r\n\r\n") if block.strip()]
     assert events == ['event: next\r\ndata: {"data":{"__typename":"Query"}}', "event: complete\r\ndata: "]
+
+
+URQL_ACCEPT = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed"
+
+
+@pytest.mark.parametrize(
+    ("document", "streamed_as"),
+    [("{ __typename }", None), ("mutation { unlockAvailabilities { locked } }", None), (FIXTURE_CHANGED, "text/event-stream")],
+)
+async def test_with_json_allowed_too_only_a_subscription_is_streamed(league: League, document: str, streamed_as: str | None) -> None:
+    """urql lists every media type for every request."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        async with http.stream("POST", league.url, json={"query": document}, headers={"Accept": URQL_ACCEPT, **bearer(league.admin)}) as response:
+            assert response.status_code == 200
+            media_type = response.headers["content-type"].split(";")[0]
+            if streamed_as is None:
+                assert media_type == "application/graphql-response+json"
+                assert "data" in json.loads(await response.aread())
+            else:
+                assert media_type == streamed_as
 
 
 async def test_streams_are_charged_to_the_rate_limit(tmp_path: Path) -> None:

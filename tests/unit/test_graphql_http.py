@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.graphql_http import GRAPHQL_RESPONSE_JSON, LEGACY_JSON, graphql_http_answer, response_media_type
+from app.graphql_http import GRAPHQL_RESPONSE_JSON, LEGACY_JSON, accepts_json, graphql_http_answer, response_media_type
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,19 @@ def test_request_errors_are_400_without_data_in_the_new_media_type_only(
     media_type: str, response: Any, status: int, body: Any
 ) -> None:
     assert graphql_http_answer(media_type, response) == (status, body)
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, True),
+        ("text/event-stream", False),
+        ("multipart/mixed;boundary=graphql;subscriptionSpec=1.0", False),
+        ("text/event-stream, application/json", True),
+        ("multipart/mixed;subscriptionSpec=1.0,application/graphql-response+json,application/json;q=0.9", True),
+        ("text/event-stream, */*", True),
+        ("text/event-stream, application/json;q=0", False),
+    ],
+)
+def test_a_json_answer_is_allowed_when_the_accept_header_lists_one(accept: str | None, expected: bool) -> None:
+    assert accepts_json(accept) is expected
