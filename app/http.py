@@ -28,14 +28,15 @@ from app.cache.port import Cache
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
-from app.graphql_http import accepts_json, graphql_http_answer, response_media_type
+from app.graphql_http import graphql_http_answer, response_media_type
+from app.http_streams import apply_stream_rules
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.repos.engine import ReadConnections, read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
-from app.security.ratelimit import RateLimiter, charge, operation_type, rate_limited_error
+from app.security.ratelimit import RateLimiter, charge, rate_limited_error
 from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
 
@@ -76,12 +77,6 @@ def limited_receive(receive: Receive, max_bytes: int) -> Receive:
         return message
 
     return receive_limited
-
-
-def _same_origin_fetch(request: Request) -> bool:
-    """The browser says the page is of this origin (an EventSource's GET carries no Origin
-    header, only this; WebSocket handshakes are judged the same way)."""
-    return request.headers.get("sec-fetch-site") == "same-origin"
 
 
 def _declared_length(request: Request) -> int:
@@ -167,13 +162,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         has finished."""
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
-            if request_data.protocol != "http" and accepts_json(request.headers.get("accept")):
-                if operation_type(request_data.query, request_data.operation_name) != "subscription":
-                    request_data.protocol = "http"  # only a subscription needs a stream
-            if request_data.protocol != "http" and context.csrf_error is not None and not _same_origin_fetch(request):
-                # A stream (SSE, multipart) outlives its request as a socket does: ambient credentials
-                # (the cookie, dev mode's ADMIN) need an allowed Origin, as mutations and sockets do.
-                context.auth_error = context.csrf_error
+            apply_stream_rules(request, request_data, context)  # SSE and multipart subscriptions
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
