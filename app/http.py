@@ -29,7 +29,7 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.graphql_http import graphql_http_answer, response_media_type
-from app.http_streams import apply_stream_rules
+from app.http_streams import apply_stream_rules, until_token_expiry
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.repos.engine import ReadConnections, read_only
@@ -168,9 +168,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             if retry_after is not None:
                 raise RateLimited(retry_after)
         try:
-            return await super().execute_operation(
+            result = await super().execute_operation(
                 request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
             )
+            return result if isinstance(request_data, list) else until_token_expiry(result, request_data, context)
         finally:
             await context.loaders.settle()  # reads of abandoned fields finish before the response goes
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -37,7 +38,7 @@ class League:
     """A jwt-mode server on the demo league, and what the tests need to know about it."""
 
     def __init__(self, server: ServerProcess, settings: Settings) -> None:
-        self.server = server
+        self.server, self.settings = server, settings
         self.url = f"{server.url}/graphql"
         self.admin = mint_local_token(settings, Role.ADMIN)
         data = self.post(self.admin, "{ fixtures(first: 1) { edges { node { id } } } referees { id } }")["data"]
@@ -221,6 +222,16 @@ async def test_a_query_over_sse_is_one_event_then_complete(league: League) -> No
         response = await http.post(league.url, json={"query": "{ __typename }"}, headers={**SSE, **bearer(league.admin)})
     events = [block for block in response.text.split("\r\n\r\n") if block.strip()]
     assert events == ['event: next\r\ndata: {"data":{"__typename":"Query"}}', "event: complete\r\ndata: "]
+
+
+@pytest.mark.parametrize("accept", [SSE, MULTIPART], ids=["sse", "multipart"])
+async def test_a_stream_ends_when_its_token_expires(league: League, accept: dict[str, str]) -> None:
+    # Expired 28 s ago: valid for the 30 s of verification leeway, so for about 2 s more.
+    token = mint_local_token(league.settings, Role.ADMIN, ttl=timedelta(seconds=-28))
+    response, text = await streamed(league, {**accept, **bearer(token)}, seconds=8)
+    assert response.status_code == 200
+    assert '"code":"UNAUTHENTICATED","reason":"TOKEN_EXPIRED"' in text, text
+    assert ("event: complete" in text) if accept is SSE else text.rstrip().endswith("--graphql--"), text
 
 
 URQL_ACCEPT = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed"
