@@ -17,7 +17,7 @@ error contract in `contract_errors`, the access line in `LoggedOperation`, reque
 
 Everything whose answer is not certain goes to the generic lane, untouched (the body read
 so far is replayed): another method or path, a body that is not a JSON object of the
-usual shape, an `Accept` other than none, `*/*` or `application/json` (see
+usual shape, an `Accept` that names other than JSON media types (a stream; see
 `lean_media_type`), an APQ registration (text and hash: the generic lane decides when a text is stored), a document
 not cached yet or with errors, a limit refused, variables that do not coerce, a mutation,
 subscription or introspection, an operation without a compiled plan. Every such decision
@@ -55,6 +55,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from app.config import Settings
 from app.execution.executor import CompiledExecutor, Refused, cached_plan, execution_counts
+from app.graphql_http import GRAPHQL_RESPONSE_JSON, LEGACY_JSON, graphql_http_answer, response_media_type
 from app.http import GraphQLEndpoint, json_bytes, too_many_requests
 from app.observability import REQUEST_ID_HEADER, LoggedOperation, RequestIdMiddleware, error_codes, request_id_for, request_id_var, user_id_of
 from app.persisted_queries import PersistedQueryError
@@ -63,20 +64,20 @@ from app.schema.limits import TIMED_OUT, timed_out_result, within_timeout
 
 log = logging.getLogger("whistle.lean_lane")
 
-JSON = "application/json"
-_JSON_BYTES = JSON.encode()
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_JSON_TYPES = frozenset({"*/*", "application/*", LEGACY_JSON, GRAPHQL_RESPONSE_JSON})
+
+
 def lean_media_type(accept: str | None) -> str | None:
-    """The media type the lean lane answers a request with this `Accept` header in, or None
-    when the generic lane must negotiate it. Only the answers that are certain: no header,
-    `*/*` or `application/json` are answered `application/json`, as the generic lane does."""
-    if accept is None:
-        return JSON
-    accept = accept.strip().lower()
-    return JSON if accept in ("*/*", JSON) else None
+    """The media type the lean lane answers a request with this `Accept` header in (the
+    generic lane's negotiation, app.graphql_http), or None when the generic lane must answer:
+    an `Accept` that names anything but JSON media types (a stream: SSE, multipart)."""
+    if accept is not None and not {part.split(";", 1)[0].strip().lower() for part in accept.split(",")} <= _JSON_TYPES:
+        return None
+    return response_media_type(accept)
 
 
 class _Prepared:
@@ -258,6 +259,7 @@ class LeanLane:
         retry_after = await endpoint.charge_caller(context, request, query, operation_name)
         if retry_after is not None:
             refused = too_many_requests(retry_after)
+            refused.headers["content-type"] = response_media_type(request.headers.get("accept"))  # as GraphQLEndpoint
             return refused.status_code, refused.raw_headers, refused.body
         logged = LoggedOperation(operation_name, user_id_of(context))
         executor = CompiledExecutor(
@@ -285,9 +287,12 @@ class LeanLane:
         answer: dict[str, Any] = {"data": result.data}
         if errors:
             answer["errors"] = [error.formatted for error in errors]
+        # As GraphQLEndpoint.create_response: the negotiated media type, its status code and body.
+        media_type = sub_response.media_type or response_media_type(None)
+        status, answer = graphql_http_answer(media_type, answer)
         body = json_bytes(answer)
-        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", _JSON_BYTES), *sub_response.headers.raw]
-        return sub_response.status_code or 200, headers, body
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", media_type.encode()), *sub_response.headers.raw]
+        return sub_response.status_code or status, headers, body
 
     async def _generic(self, reason: str, scope: Scope, receive: Receive, send: Send) -> None:
         self.counts["generic"] += 1

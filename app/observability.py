@@ -218,13 +218,15 @@ class LoggedOperation:
     lines written meanwhile name it and its user, and `end` writes its access line. Used
     by OperationLog (operations through Strawberry) and by the lean lane (app.lean_lane)."""
 
-    __slots__ = ("_started", "_statements", "_counting", "_previous", "_user_id")
+    __slots__ = ("_started", "_statements", "_previous", "_user_id")
 
     def __init__(self, operation_name: str | None, user_id: str | None) -> None:
         self._started = time.perf_counter()
         self._statements = [0]
-        self._counting = _sql_statements.set(self._statements)
-        self._previous = operation_name_var.get(), user_id_var.get()
+        # Restored by value, not by token: a subscription's stream abandoned by its transport is
+        # closed by the garbage collector in another task and context, where a token is refused.
+        self._previous = operation_name_var.get(), user_id_var.get(), _sql_statements.get()
+        _sql_statements.set(self._statements)
         self._user_id = user_id
         operation_name_var.set(operation_name)
         user_id_var.set(user_id)
@@ -232,7 +234,7 @@ class LoggedOperation:
     def end(self, name: str | None, kind: str | None, codes: list[str]) -> None:
         duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
         statements = self._statements[0]
-        _sql_statements.reset(self._counting)
+        _sql_statements.set(self._previous[2])
         access_log.info(
             "%s %s %.1f ms sql=%d%s",
             kind or "operation",

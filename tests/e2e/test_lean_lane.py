@@ -110,9 +110,13 @@ async def test_what_is_not_certain_goes_to_the_generic_lane_and_is_answered_the_
     text = "{ teams { id name } }"
     digest = hashlib.sha256(text.encode()).hexdigest()
     persisted = {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    for accept in ("application/graphql-response+json", "application/graphql-response+json, application/json;q=0.9", "*/*"):
+        answer, lane = await lanes.same(one, {"accept": accept})
+        assert lane == "lean" and answer.headers["content-type"] == ("*/*" in accept and "application/json" or "application/graphql-response+json")
     generic_ones = [
-        ({"query": ONE, "variables": {"id": fixture_id}}, {"accept": "application/graphql-response+json"}),
+        ({"query": ONE, "variables": {"id": fixture_id}}, {"accept": "text/event-stream"}),
         ({"query": ONE, "variables": {"id": fixture_id}}, {"accept": "multipart/mixed"}),
+        ({"query": PAGE, "variables": {"first": 20, "from": "yesterday"}}, {"accept": "application/graphql-response+json"}),
         ({"query": ONE, "variables": {}}, None),  # a variable missing
         ({"query": PAGE, "variables": {"first": 20, "from": "yesterday"}}, None),  # INVALID_DATETIME
         ({"query": PAGE.replace("totalCount", "totalCount a: totalCount"), "variables": {"first": 500}}, None),  # cost
