@@ -1,6 +1,8 @@
 // The app shell: asks the API who is calling, then shows the pages that role may use.
 // Pages are addressed by the URL fragment (#/fixtures), so the server serves one page.
 import { ApiError, gql, token } from './api.js';
+import { ConnectionBanner } from './banner.js';
+import { onReachable } from './connection.js';
 import { html, render, useEffect, useRef, useState } from './lib.js';
 import { BoardPage } from './pages/board.js';
 import { RefereesPage, TeamsPage, VenuesPage } from './pages/directory.js';
@@ -36,6 +38,11 @@ function App() {
     gql(VIEWER).then(
       ({ viewer }) => setState({ viewer, problem: null }),
       (problem) => {
+        // Unreachable: ask again once the server is back (the banner says so meanwhile).
+        if (problem instanceof ApiError && problem.has('NETWORK')) {
+          const stop = onReachable(() => { stop(); setVersion((v) => v + 1); });
+          return;
+        }
         // A stored token the server refuses (expired, revoked): forget it and ask again.
         if (problem instanceof ApiError && problem.has('UNAUTHENTICATED')) token.clear();
         setState({ viewer: { role: 'ANONYMOUS' }, problem });
@@ -44,7 +51,7 @@ function App() {
   }, [version]);
   const signedIn = () => setVersion((v) => v + 1);
   const { viewer, problem } = state;
-  if (viewer === null) return html`<p class="loading">Loading Whistle…</p>`;
+  if (viewer === null) return html`<${ConnectionBanner} /><p class="loading">Loading Whistle…</p>`;
   if (viewer.role === 'ANONYMOUS') {
     return html`<${Shell} viewer=${viewer} pages=${[]}><${SignInPage} problem=${problem} onSignedIn=${signedIn} /></${Shell}>`;
   }
@@ -79,6 +86,7 @@ function Shell({ viewer, pages, current, onSignOut, children }) {
         ${token.get() && html`<button type="button" class="link" onClick=${onSignOut}>Sign out</button>`}
       </div>`}
     </header>
+    <${ConnectionBanner} />
     <main id="main">
       <h1 tabindex="-1" ref=${heading}>${title}</h1>
       ${children}
