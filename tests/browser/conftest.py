@@ -146,15 +146,20 @@ OpenPage = Callable[..., Any]
 
 @pytest.fixture
 def open_page(browser: Any) -> Iterator[OpenPage]:
-    """`open_page(server_url, path="#/fixtures", viewport=DESKTOP, today=None, **context_options)` ->
-    a page of a fresh browser context (its own storage and cookies) showing the app, its clock
-    fixed at `today` when given. After the test, every page must have logged no console error
-    and thrown nothing."""
+    """`open_page(server_url, path="#/fixtures", viewport=DESKTOP, today=None, offline_expected=False,
+    **context_options)` -> a page of a fresh browser context (its own storage and cookies) showing
+    the app, its clock fixed at `today` when given. After the test, every page must have logged no
+    console error (but the browser's refused connections with `offline_expected`) and thrown nothing."""
     contexts: list[Any] = []
     problems: list[str] = []
 
     def open_(
-        url: str, path: str = "", viewport: dict[str, int] = DESKTOP, today: datetime | None = None, **options: Any
+        url: str,
+        path: str = "",
+        viewport: dict[str, int] = DESKTOP,
+        today: datetime | None = None,
+        offline_expected: bool = False,
+        **options: Any,
     ) -> Any:
         context = browser.new_context(viewport=viewport, base_url=url, **options)
         context.set_default_timeout(10_000)
@@ -162,7 +167,14 @@ def open_page(browser: Any) -> Iterator[OpenPage]:
             context.clock.set_fixed_time(today)
         contexts.append(context)
         page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        def console(message: Any) -> None:
+            # The browser's own report of a refused connection, when the test stops the server.
+            if offline_expected and "ERR_CONNECTION_REFUSED" in message.text:
+                return
+            if message.type == "error":
+                problems.append(f"console {message.type}: {message.text}")
+
+        page.on("console", console)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.goto(f"/{path}")
         return page

@@ -74,6 +74,8 @@ function Shell({ viewer, pages, current, onSignOut, children }) {
     document.title = `${title} · Whistle`;
     // After navigation, keyboard and screen-reader users start at the new page's heading.
     if (current && document.activeElement?.closest('nav')) heading.current?.focus();
+    // On a phone the pages are one row that scrolls sideways: keep the current one in sight.
+    document.querySelector('.top nav [aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }, [title]);
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); heading.current?.focus(); }}>Skip to content</a>
     <header class="top">

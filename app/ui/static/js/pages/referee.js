@@ -42,7 +42,7 @@ function PickReferee() {
   const list = referees.data?.referees ?? [];
   const known = list.some((r) => r.id === acting);
   return html`<section class="card" aria-labelledby="act-as">
-      <h2 id="act-as">Act as referee</h2>
+      <h2 id="act-as">Whose page?</h2>
       <p class="muted">See the app as this referee sees it, and act on their behalf.</p>
       <${Loading} query=${referees} />
       <${Field} id="acting-referee" label="Referee" options=${options(list)} placeholder="Choose a referee"
