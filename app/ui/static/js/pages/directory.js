@@ -24,7 +24,7 @@ const REFEREES = {
     ${item.assignments.length === 0
       ? html`<p>None yet.</p>`
       : html`<ul class="plain">${item.assignments.map((a) => html`<li>
-          ${roleName(a.role)} (${a.status.toLowerCase()}): ${match(a.fixture)}, ${showDateTime(a.fixture.date)}
+          ${roleName(a.role)} (${a.status === 'STAGED' ? 'planned' : 'committed'}): ${match(a.fixture)}, ${showDateTime(a.fixture.date)}
         </li>`)}</ul>`}`,
 };
 
