@@ -93,8 +93,13 @@ def test_a_problem_outside_the_view_is_listed_and_brought_into_view(server: Serv
         far = new_match(api, when, tag="Fern")
         lazy = api.create("Referee", name="Lea Lässig", club="VC Neutral")
         stage(api, far["id"], lazy)  # never declared: REFEREE_NOT_AVAILABLE
+        other = new_match(api, days_ahead(50), ("Udo Unnötig",), tag="Anders")
+        stage(api, other["id"], other["referees"]["Udo Unnötig"])
     page = open_page(server.url, "#/board")
     toolbar = page.locator(".toolbar")
+    # A staged assignment out of view can be removed right there.
+    page.get_by_role("button", name=f"Remove Udo Unnötig from {other['name']}").click()
+    expect(page.get_by_role("region", name="Staged outside these dates (1)")).to_be_focused()
     expect(toolbar).to_contain_text("1 problem to fix before committing (1 outside these dates).")
     toolbar.get_by_role("button", name="1 outside these dates").click()
     elsewhere = page.get_by_role("region", name="Staged outside these dates (1)")

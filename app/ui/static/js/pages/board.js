@@ -2,10 +2,11 @@
 // the staged and committed assignments (removable), the validation problems inline, and commit.
 // Commit commits EVERY staged assignment, so the board shows them all: the ones on fixtures
 // outside the chosen dates (and their problems) in "Staged outside these dates", each with a
-// link that brings its fixture into view; Commit asks first when any of them is not in view.
+// link that brings its fixture into view and "Remove"; Commit asks first when any of them is
+// not in view.
 // It reloads when any admin commits (assignmentsCommitted) or a fixture changes.
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
-import { addDays, showDateTime, today, toLocalInput, windowVariables } from '../format.js';
+import { addDays, match, showDateTime, today, toLocalInput, windowVariables } from '../format.js';
 import { useAction, useQuery, useSubscription } from '../hooks.js';
 import { html, useEffect, useRef, useState } from '../lib.js';
 import { fixtureName, idsIn, lookUp, plural, problemText, roleName } from '../messages.js';
@@ -130,7 +131,7 @@ export function BoardPage() {
             names=${names} onChanged=${board.reload} />
         </li>`)}
       </ul>
-      <${StagedElsewhere} outside=${outsideTheView(data)} names=${names} onShow=${bringIntoView} />`}
+      <${StagedElsewhere} outside=${outsideTheView(data)} names=${names} onShow=${bringIntoView} onChanged=${board.reload} />`}
   </section>`;
 }
 
@@ -196,16 +197,27 @@ const ToElsewhere = ({ children }) => html`<button type="button" class="link inl
 }}>${children}</button>`;
 
 /** Staged assignments on fixtures the board does not show, and their problems: Commit commits them too. */
-function StagedElsewhere({ outside, names, onShow }) {
+function StagedElsewhere({ outside, names, onShow, onChanged }) {
+  const section = useRef(null);
+  const { run, error } = useAction(onChanged);
+  async function remove(a) {
+    await run(REMOVE.STAGED, { f: a.fixture.id, r: a.referee.id });
+    section.current?.focus(); // the Remove button is gone with the assignment
+  }
   if (outside.length === 0) return null;
   const count = outside.reduce((n, o) => n + o.staged.length, 0);
-  return html`<section class="elsewhere" id="staged-elsewhere" aria-labelledby="staged-elsewhere-title" tabindex="-1">
+  return html`<section class="elsewhere" id="staged-elsewhere" aria-labelledby="staged-elsewhere-title" tabindex="-1" ref=${section}>
     <h2 id="staged-elsewhere-title">Staged outside these dates (${count})</h2>
     <p class="muted">Commit commits these too.</p>
+    <${Alert} error=${error} />
     <ul class="cards">${outside.map(({ fixture, staged, problems }) => html`<li key=${fixture.id} class="card">
       <${FixtureHeader} fixture=${fixture} />
+      ${fixture.date < new Date().toISOString() && html`<p><${Badge} kind="cancelled">Already played</${Badge}>
+        <span class="muted"> committing notifies its referees about a past match.</span></p>`}
       <ul class="plain">${staged.map((a) => html`<li key=${a.referee.id}>
         <${Badge} kind="staged">Staged</${Badge}> ${a.role === 'FIRST' ? 'First' : 'Second'}: ${a.referee.name}
+        <button type="button" class="link" aria-label=${`Remove ${a.referee.name} from ${match(fixture)}`}
+          onClick=${() => remove(a)}>Remove</button>
         ${problems.filter((p) => p.referee.id === a.referee.id).map((p) => html`<p class="problem" data-code=${p.code}>
           ${problemText({ ...p, role: a.role }, names)}</p>`)}
       </li>`)}</ul>

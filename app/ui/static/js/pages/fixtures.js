@@ -88,7 +88,7 @@ function usePagedFixtures(variables) {
     setLater(NO_MORE);
     firstPage.reload();
   }
-  return { page, reload, showMore, loadingMore, status: { data: page ?? null, error: firstPage.error ?? error } };
+  return { page, reload, showMore, loadingMore, status: { data: page ?? null, error: firstPage.error ?? error, reload } };
 }
 
 const NO_MORE = { key: null, edges: [], pageInfo: null };
