@@ -28,7 +28,7 @@ export function FixturesPage({ viewer }) {
   const directory = useQuery(DIRECTORY);
   const [filter, setFilter] = useState({ from: today(), to: addDays(today(), 60), venueId: '', teamId: '' });
   const variables = { ...windowVariables(filter), venueId: filter.venueId || null, teamId: filter.teamId || null };
-  const { page: found, reload, showMore, loadingMore, status } = usePagedFixtures(variables);
+  const { page: found, reload, showMore, loadingMore, moreError, status } = usePagedFixtures(variables);
   const admin = viewer.role === 'ADMIN';
   const pick = (name) => (event) => setFilter({ ...filter, [name]: event.currentTarget.value });
   const venues = options(directory.data?.venues ?? []);
@@ -52,7 +52,8 @@ export function FixturesPage({ viewer }) {
         </ul>
         ${found.pageInfo.hasNextPage && html`<div class="actions more">
           <button type="button" class="secondary" aria-disabled=${loadingMore ? 'true' : undefined} onClick=${showMore}>Show more fixtures</button>
-        </div>`}`}
+        </div>`}
+        <${Alert} error=${moreError && `Not loaded: ${moreError.message.replace(/^The /, "the ")}`} onRetry=${moreError?.errors?.some((e) => e.extensions?.code === 'NETWORK') ? showMore : undefined} />`}
     </section>`;
 }
 
@@ -88,7 +89,7 @@ function usePagedFixtures(variables) {
     setLater(NO_MORE);
     firstPage.reload();
   }
-  return { page, reload, showMore, loadingMore, status: { data: page ?? null, error: firstPage.error ?? error, reload } };
+  return { page, reload, showMore, loadingMore, moreError: error, status: { data: page ?? null, error: firstPage.error ?? error, reload } };
 }
 
 const NO_MORE = { key: null, edges: [], pageInfo: null };
