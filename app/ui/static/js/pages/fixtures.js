@@ -53,7 +53,7 @@ export function FixturesPage({ viewer }) {
         ${found.pageInfo.hasNextPage && html`<div class="actions more">
           <button type="button" class="secondary" aria-disabled=${loadingMore ? 'true' : undefined} onClick=${showMore}>Show more fixtures</button>
         </div>`}
-        <${Alert} error=${moreError && `Not loaded: ${moreError.message.replace(/^The /, "the ")}`} onRetry=${moreError?.errors?.some((e) => e.extensions?.code === 'NETWORK') ? showMore : undefined} />`}
+        <${Alert} error=${moreError && `Not loaded: ${moreError.message.replace(/^The /, 'the ')}`} onRetry=${moreError?.errors?.some((e) => e.extensions?.code === 'NETWORK') ? showMore : undefined} />`}
     </section>`;
 }
 
