@@ -154,6 +154,7 @@ def test_the_page_recovers_by_itself_when_the_server_comes_back_and_keeps_the_fo
     expect(page.get_by_label("Home team")).to_have_value(re.compile(".+"))
     alert.get_by_role("button", name="Retry").click()
     expect(page.locator(".note")).to_have_text("Fixture created.")
+    expect(page.get_by_role("button", name="Create fixture")).to_be_focused()  # Retry went, the keyboard did not
     expect(page.get_by_role("article", name="Fixture Seebären – Bergadler")).to_be_visible()
     # The board, live again, follows the change.
     board.get_by_label("Until (inclusive)").fill(days_ahead(10).date().isoformat())

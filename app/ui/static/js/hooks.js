@@ -95,7 +95,8 @@ export function useForm(initial) {
 /** A button's mutation: `run(mutation, variables)` sends it, then calls `after()` (e.g. a
  * reload) whether it went through or not, unless the server could not be reached; `error`
  * is the refusal in people's words (`{text, retry}`: `retry()` sends the same again while
- * the server was unreachable), to show next to the button; `done` is true after a success. */
+ * the server was unreachable), to show next to the button. `run` resolves to the data, or
+ * to null when refused. */
 export function useAction(after = () => {}) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);

@@ -23,10 +23,24 @@ export function Field({ id, label, error, options, placeholder, type = 'text', .
 export function Alert({ error, onRetry }) {
   if (!error) return null;
   const retry = onRetry ?? error.retry;
+  const again = (event) => {
+    keepKeyboardNear(event.currentTarget);
+    retry(event);
+  };
   return html`<div class="alert" role="alert">
     <span>${error.text ?? error.message ?? error}</span>
-    ${retry && html` <button type="button" class="secondary retry" onClick=${retry}>Retry</button>`}
+    ${retry && html` <button type="button" class="secondary retry" onClick=${again}>Retry</button>`}
   </div>`;
+}
+
+/** "Retry" goes away with its message: the keyboard moves to what was retried, i.e. the
+ * form's submit button, the button right before the message, or the card it is in. */
+function keepKeyboardNear(retry) {
+  const before = retry.parentElement.previousElementSibling;
+  const target = retry.closest('form')?.querySelector('[type="submit"]')
+    ?? (before?.matches('button') ? before : null)
+    ?? retry.closest('[tabindex="-1"]');
+  target?.focus();
 }
 
 /** A form's refusal that concerns no one field; "Retry" submits the form again (its input kept). */
