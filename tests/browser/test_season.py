@@ -278,7 +278,7 @@ def test_the_referee_page_puts_upcoming_first_folds_the_past_and_shows_weeks_at_
     notifications = page.get_by_role("region", name=re.compile("Notifications"))
     expect(notifications.locator("li")).not_to_have_count(0)
     expect(notifications).not_to_contain_text(re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"))
-    screenshot(page, "me-referee")
+    screenshot(page, "referee-season")
 
 
 def test_staging_on_a_fixture_already_played_says_so_in_words(server: ServerProcess, open_page: OpenPage) -> None:
