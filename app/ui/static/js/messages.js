@@ -61,6 +61,8 @@ const REFUSALS = {
     return `Nothing was committed: first fix the ${plural(count, 'problem')} shown on the board.`;
   },
   CONCURRENT_UPDATE: () => 'Someone changed this at the same moment: try again.',
+  HTTP: (e) => `The server could not answer (${e.message.replace(/\D+/g, ' ').trim()}): try again in a moment.`,
+  INTERNAL_SERVER_ERROR: (e) => `Something went wrong on the server: try again, or tell the admin (reference ${e.extensions?.correlationId ?? 'unknown'}).`,
   INVALID_TEXT: (e) => {
     const [field, ...rest] = e.message.split(' ');
     const words = rest.join(' ');
