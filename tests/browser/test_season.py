@@ -65,7 +65,7 @@ def test_commit_with_staged_assignments_outside_the_view_asks_first_and_lists_th
     commit = page.get_by_role("button", name="Commit staged assignments")
     commit.click()
     question = page.get_by_role("group", name=re.compile("Commit all 2 staged assignments?"))
-    expect(question).to_contain_text("1 of them is on fixtures not shown here")
+    expect(question).to_contain_text("1 of them is on a fixture not shown here")
     expect(question.get_by_role("listitem")).to_have_text([re.compile(f"^Fern Weit, first referee: {far['name']}, ")])
     expect(question.get_by_role("button", name="Commit all 2")).to_be_focused()
     question.get_by_role("button", name="Not now").click()

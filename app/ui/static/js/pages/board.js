@@ -94,11 +94,10 @@ export function BoardPage() {
     board.reload();
   });
   useSubscription(FIXTURE_CHANGED, {}, board.reload);
-  // Every button runs a mutation, then the board shows the state as it is now.
-  const action = useAction(board.reload);
 
   const data = board.data;
   const names = useNames(data);
+  const outside = data ? outsideTheView(data) : [];
   useEffect(() => {
     const card = bringing && document.getElementById(`board-${bringing}`);
     if (card) {
@@ -121,7 +120,7 @@ export function BoardPage() {
       <${DateWindow} prefix="board" window=${window} onChange=${setWindow} />
     </form>
     <${Loading} query=${board} />
-    ${data && html`<${Toolbar} data=${data} outside=${outsideTheView(data)} action=${action} event=${event} setEvent=${setEvent} />
+    ${data && html`<${Toolbar} data=${data} outside=${outside} onChanged=${board.reload} event=${event} setEvent=${setEvent} />
       ${data.fixtures.totalCount > data.fixtures.edges.length && html`<p class="muted">Showing the first
         ${data.fixtures.edges.length} of ${data.fixtures.totalCount} fixtures: narrow the dates.</p>`}
       ${data.fixtures.edges.length === 0 && html`<p class="muted">No scheduled fixtures in these dates.</p>`}
@@ -131,12 +130,14 @@ export function BoardPage() {
             names=${names} onChanged=${board.reload} />
         </li>`)}
       </ul>
-      <${StagedElsewhere} outside=${outsideTheView(data)} names=${names} onShow=${bringIntoView} onChanged=${board.reload} />`}
+      <${StagedElsewhere} outside=${outside} names=${names} onShow=${bringIntoView} onChanged=${board.reload} />`}
   </section>`;
 }
 
 /** What Commit would do, Commit itself (asking first when some of it is not in view), the lock. */
-function Toolbar({ data, outside, action, event, setEvent }) {
+function Toolbar({ data, outside, onChanged, event, setEvent }) {
+  // Every button runs a mutation, then the board shows the state as it is now.
+  const action = useAction(onChanged);
   const [confirming, setConfirming] = useState(false);
   const commitButton = useRef(null);
   const confirmButton = useRef(null);
@@ -175,18 +176,24 @@ function Toolbar({ data, outside, action, event, setEvent }) {
     <button type="button" class="secondary" onClick=${() => action.run(LOCK[data.availabilityLock.locked])}>
       ${data.availabilityLock.locked ? 'Unlock availabilities' : 'Lock availabilities'}</button>
     ${confirming && html`<div class="confirm" role="group" aria-labelledby="confirm-commit">
-      <p id="confirm-commit"><strong>Commit all ${plural(staged, 'staged assignment')}?</strong>
-        ${elsewhere === 1 ? '1 of them is' : `${elsewhere} of them are`} on fixtures not shown here; their referees are notified too:</p>
+      <p id="confirm-commit"><strong>Commit ${staged === 1 ? '' : 'all '}${plural(staged, 'staged assignment')}?</strong>
+        ${notShown(elsewhere, staged)}; their referees are notified too:</p>
       <ul class="plain">${outside.flatMap((o) => o.staged.map((a) => html`<li key=${`${a.fixture.id}-${a.referee.id}`}>
         ${a.referee.name}, ${roleName(a.role)}: ${fixtureName(a.fixture)}</li>`))}</ul>
       <div class="actions">
-        <button type="button" ref=${confirmButton} onClick=${commit}>Commit all ${staged}</button>
+        <button type="button" ref=${confirmButton} onClick=${commit}>${staged === 1 ? 'Commit it' : `Commit all ${staged}`}</button>
         <button type="button" class="secondary" onClick=${notNow}>Not now</button>
       </div>
     </div>`}
     <${Alert} error=${action.error} />
     <${Note}>${event}</${Note}>
   </div>`;
+}
+
+/** How many of the staged assignments are not in view, in words. */
+function notShown(elsewhere, staged) {
+  if (elsewhere === staged) return staged === 1 ? 'It is on a fixture not shown here' : 'All of them are on fixtures not shown here';
+  return elsewhere === 1 ? '1 of them is on a fixture not shown here' : `${elsewhere} of them are on fixtures not shown here`;
 }
 
 /** A link-like button to "Staged outside these dates" (the URL fragment is the page's route). */
