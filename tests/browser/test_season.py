@@ -281,11 +281,21 @@ def test_the_referee_page_puts_upcoming_first_folds_the_past_and_shows_weeks_at_
     screenshot(page, "referee-season")
 
 
-def test_staging_on_a_fixture_already_played_says_so_in_words(server: ServerProcess, open_page: OpenPage) -> None:
+def test_a_fixture_already_played_takes_no_new_referees_and_says_so_in_words(
+    server: ServerProcess, open_page: OpenPage
+) -> None:
+    kick_off = days_ahead(0, hour=0)  # today, already kicked off
     with Api(server.url) as api:
-        match = new_match(api, days_ahead(0, hour=0), ("Otto Spät",), tag="Heute")  # today, already kicked off
+        match = new_match(api, kick_off, ("Otto Spät",), tag="Heute")
+    stage_button = f"Stage Otto Spät as first referee of {match['name']}"
     page = open_page(server.url, "#/board")
     card = page.get_by_role("article", name=f"Board: {match['name']}")
-    card.get_by_role("button", name=f"Stage Otto Spät as first referee of {match['name']}").click()
+    expect(card).to_contain_text("Already played: it takes no new referees.")
+    expect(card.get_by_role("button", name=stage_button)).to_have_count(0)
+
+    # A browser whose clock is behind still offers it: the server refuses, in words.
+    behind = open_page(server.url, "#/board", today=kick_off - timedelta(hours=1))
+    card = behind.get_by_role("article", name=f"Board: {match['name']}")
+    card.get_by_role("button", name=stage_button).click()
     expect(card.locator(".alert")).to_have_text("This fixture has already been played: it takes no new referees.")
     expect(card).to_contain_text("No referee yet.")

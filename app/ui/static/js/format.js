@@ -14,6 +14,9 @@ const wallTime = new Intl.DateTimeFormat(undefined, {
 export const showWallTimes = (text) => text.replace(/\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})\b/g,
   (_, y, mo, d, h, mi) => wallTime.format(new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi))));
 
+/** Whether an API DateTime is now or past (a fixture that has kicked off). */
+export const hasStarted = (iso, now = new Date()) => new Date(iso) <= now;
+
 /** `<input type="datetime-local">` value (local, no offset) -> the API's DateTime. */
 export const fromLocalInput = (value) => (value ? new Date(value).toISOString() : null);
 

@@ -6,7 +6,7 @@
 // not in view.
 // It reloads when any admin commits (assignmentsCommitted) or a fixture changes.
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
-import { addDays, match, showDateTime, today, toLocalInput, windowVariables } from '../format.js';
+import { addDays, hasStarted, match, showDateTime, today, toLocalInput, windowVariables } from '../format.js';
 import { useAction, useQuery, useSubscription } from '../hooks.js';
 import { html, useEffect, useRef, useState } from '../lib.js';
 import { fixtureName, idsIn, lookUp, plural, problemText, roleName } from '../messages.js';
@@ -219,7 +219,7 @@ function StagedElsewhere({ outside, names, onShow, onChanged }) {
     <${Alert} error=${error} />
     <ul class="cards">${outside.map(({ fixture, staged, problems }) => html`<li key=${fixture.id} class="card">
       <${FixtureHeader} fixture=${fixture} />
-      ${fixture.date < new Date().toISOString() && html`<p><${Badge} kind="cancelled">Already played</${Badge}>
+      ${hasStarted(fixture.date) && html`<p><${Badge} kind="cancelled">Already played</${Badge}>
         <span class="muted"> committing notifies its referees about a past match.</span></p>`}
       <ul class="plain">${staged.map((a) => html`<li key=${a.referee.id}>
         <${Badge} kind="staged">Staged</${Badge}> ${a.role === 'FIRST' ? 'First' : 'Second'}: ${a.referee.name}
@@ -237,6 +237,7 @@ function StagedElsewhere({ outside, names, onShow, onChanged }) {
 function BoardFixture({ fixture, problems, names, onChanged }) {
   const label = `${fixture.teamHome.name} – ${fixture.teamAway.name}`;
   const assigned = new Set(fixture.assignments.map((a) => a.referee.id));
+  const started = hasStarted(fixture.date); // staging would be refused (FIXTURE_PLAYED)
   const card = useRef(null);
   // A refusal shows on this fixture's card, where the button was pressed.
   const { run: act, error } = useAction(onChanged);
@@ -259,9 +260,9 @@ function BoardFixture({ fixture, problems, names, onChanged }) {
             ${problemText({ ...p, role: a.role }, names)}</p>`)}
         </li>`)}</ul>`}
     <h4 key="available-title">Available referees</h4>
-    ${fixture.availableReferees.length === 0
-      ? html`<p class="muted" key="nobody">Nobody has declared availability.</p>`
-      : html`<ul class="plain available" key="available">${fixture.availableReferees.map((r) => html`<li key=${r.id}>
+    ${started && html`<p class="muted" key="played">Already played: it takes no new referees.</p>`}
+    ${!started && fixture.availableReferees.length === 0 && html`<p class="muted" key="nobody">Nobody has declared availability.</p>`}
+    ${!started && fixture.availableReferees.length > 0 && html`<ul class="plain available" key="available">${fixture.availableReferees.map((r) => html`<li key=${r.id}>
           <span>${r.name} <span class="muted">(${r.club})</span>${assigned.has(r.id) ? ' ✓' : ''}</span>
           <span class="buttons">${ROLES.map(([role, name]) => html`<button type="button" class="small" key=${role}
             aria-label=${`Stage ${r.name} as ${name.toLowerCase()} referee of ${label}`}

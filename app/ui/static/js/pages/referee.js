@@ -1,7 +1,7 @@
 // Act as referee: declare and withdraw availability on upcoming fixtures, see the referee's
 // assignments and notifications, live. A REFEREE is always itself; an ADMIN picks a referee.
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
-import { showDateTime, showWallTimes } from '../format.js';
+import { hasStarted, showDateTime, showWallTimes } from '../format.js';
 import { useAction, useQuery, useSubscription } from '../hooks.js';
 import { html, useEffect, useRef, useState } from '../lib.js';
 import { plural } from '../messages.js';
@@ -87,12 +87,13 @@ function Notifications({ referee, onRead }) {
   </section>`;
 }
 
-const byDate = (a, b) => a.fixture.date.localeCompare(b.fixture.date);
+const byDate = (a, b) => new Date(a.fixture.date) - new Date(b.fixture.date);
 
 /** Upcoming assignments first (soonest first), staged ones marked "planned"; past ones folded away. */
 function Assignments({ referee, now }) {
-  const upcoming = referee.assignments.filter((a) => a.fixture.date >= now).sort(byDate);
-  const past = referee.assignments.filter((a) => a.fixture.date < now).sort(byDate).reverse();
+  const started = (a) => hasStarted(a.fixture.date, new Date(now));
+  const upcoming = referee.assignments.filter((a) => !started(a)).sort(byDate);
+  const past = referee.assignments.filter(started).sort(byDate).reverse();
   return html`<section aria-labelledby="assignments">
     <h2 id="assignments">Assignments of ${referee.name}</h2>
     ${referee.assignments.length === 0 && html`<p>No assignments yet.</p>`}
@@ -117,8 +118,8 @@ const WEEKS_AT_A_TIME = 4;
 function Availability({ referee, fixtures, from, onChanged }) {
   const declared = new Set(referee.availableFixtures.map((f) => f.id));
   const [weeks, setWeeks] = useState(WEEKS_AT_A_TIME);
-  const until = new Date(new Date(from).getTime() + weeks * 7 * 86400000).toISOString();
-  const shown = fixtures.filter((f) => f.date < until);
+  const until = new Date(new Date(from).getTime() + weeks * 7 * 86400000);
+  const shown = fixtures.filter((f) => new Date(f.date) < until);
   const [grown, setGrown] = useState(0);
   // After "Show more", the keyboard goes on at the first fixture that was not there before.
   useEffect(() => {
