@@ -275,7 +275,7 @@ def test_board_shows_validation_problems_inline_and_refuses_the_commit(server: S
         match = new_match(api, kick_off, ("Ria Rot", "Olaf Ocker"), tag="Problem")
     name, referees = match["name"], list(match["referees"])
     page = open_page(server.url, "#/board")
-    page.get_by_label("From").fill(kick_off.date().isoformat())
+    page.get_by_label("From", exact=True).fill(kick_off.date().isoformat())
     page.get_by_label("Until (inclusive)").fill(kick_off.date().isoformat())
     card = page.get_by_role("article", name=f"Board: {name}")
     expect(card).to_be_visible()
