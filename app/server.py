@@ -35,7 +35,7 @@ from app.repos import reads
 from app.repos.engine import create_engine
 from app.api import build_schema
 from app.schema.subgraphs import Subgraph
-from app.security.auth_endpoints import AuthEndpoints
+from app.security.auth_endpoints import AuthEndpoints, no_sign_in_status
 from app.security.authn import Authenticator
 from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
@@ -126,6 +126,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
     ]
     if authenticator.sessions is not None:  # WHISTLE_AUTH=oidc: /auth/login, /auth/callback, ...
         routes += AuthEndpoints(authenticator, authenticator.sessions).routes()
+    else:
+        routes.append(Route("/auth/status", no_sign_in_status))
     if not settings.subgraph:  # the web app needs the whole schema: a subgraph serves only part of it
         routes += ui_routes()
     if authenticator.local_keys is not None:

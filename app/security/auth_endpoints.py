@@ -72,6 +72,11 @@ def status_body(status: Status) -> dict[str, Any]:
     }
 
 
+async def no_sign_in_status(request: Request) -> Response:
+    """/auth/status of a server that does not sign people in (WHISTLE_AUTH=dev or jwt)."""
+    return JSONResponse({"signedIn": False, "loginUrl": None}, headers=NO_STORE)
+
+
 class AuthEndpoints:
     def __init__(self, authenticator: Authenticator, sessions: Sessions) -> None:
         self._auth = authenticator

@@ -41,7 +41,17 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
     registration: { enabled: true },
     revocation: { enabled: true },
-    rpInitiatedLogout: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      // Plain pages (the defaults load web fonts, which a machine without internet cannot).
+      logoutSource(ctx, form) {
+        ctx.body = `<!doctype html><title>Sign out</title><h1>Sign out of the league?</h1>${form}
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>`;
+      },
+      postLogoutSuccessSource(ctx) {
+        ctx.body = '<!doctype html><title>Signed out</title><h1>You are signed out</h1>';
+      },
+    },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => RESOURCE,
@@ -61,7 +71,8 @@ const provider = new Provider(issuer, {
   // A first-party app: the person is asked to sign in, never to consent.
   async loadExistingGrant(ctx) {
     const known = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (known) return ctx.oidc.provider.Grant.find(known);
+    const existing = known && await ctx.oidc.provider.Grant.find(known);
+    if (existing) return existing; // (a revoked grant is gone: a new one below)
     const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
     grant.addOIDCScope('openid profile email offline_access');
     grant.addResourceScope(RESOURCE, 'whistle');
@@ -127,6 +138,7 @@ async function interaction(req, res, uid) {
 
 const handle = provider.callback();
 const server = createServer(async (req, res) => {
+  if (req.url === '/favicon.ico') return res.writeHead(204).end(); // browsers ask; no console error
   const match = /^\/interaction\/([\w-]+)$/.exec(req.url.split('?')[0]);
   if (!match) return handle(req, res);
   try {
