@@ -31,10 +31,10 @@ from starlette.requests import HTTPConnection
 from app.config import Settings
 from app.domain.errors import DomainError, Forbidden, Unauthenticated
 from app.security.identity import DEV_ADMIN, Identity, Role
+from app.security.local_keys import DEFAULT_TTL, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalKeys, token_claims
 from app.security.oidc import DiscoveredJwks, OidcClient
 from app.security.session_store import create_session_store
 from app.security.sessions import Sessions
-from app.security.local_keys import DEFAULT_TTL, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalKeys, token_claims
 from app.security.tokens import ASYMMETRIC_ALGORITHMS, AnyOf, KeySource, RemoteJwks, StaticKeys, TokenVerifier
 
 log = logging.getLogger("whistle.auth")
