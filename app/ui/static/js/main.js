@@ -35,14 +35,15 @@ function App() {
   const [version, setVersion] = useState(0);
   useEffect(() => {
     whenSessionEnds(signInAgain);
-    Promise.all([sessionStatus(), gql(VIEWER)]).then(
-      ([session, { viewer }]) => setState({ viewer, session, problem: null }),
+    // The session first: /auth/status forgets an ended session's cookie, so the viewer is anonymous then.
+    sessionStatus().then((session) => gql(VIEWER).then(
+      ({ viewer }) => setState({ viewer, session, problem: null }),
       (problem) => {
         // A stored token the server refuses (expired, revoked): forget it and ask again.
         if (problem instanceof ApiError && problem.has('UNAUTHENTICATED')) token.clear();
-        sessionStatus().then((session) => setState({ viewer: { role: 'ANONYMOUS' }, session, problem }));
+        setState({ viewer: { role: 'ANONYMOUS' }, session, problem });
       },
-    );
+    ));
   }, [version]);
   const signedIn = () => setVersion((v) => v + 1);
   const { viewer, session, problem } = state;
