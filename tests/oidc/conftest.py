@@ -4,8 +4,9 @@ redis-server so the shared one is not disturbed), and a sign-in helper.
 
 The in-process apps of the Redis runs get the Redis session store directly (what
 WHISTLE_REDIS_URL selects, see test_session_store.py) and keep the in-process event bus:
-the Redis event bus is not what these tests are about, and its blocking reads made the
-in-process lifespan slow to stop. The process-based tests use WHISTLE_REDIS_URL itself."""
+the Redis event bus is not what these tests are about, and an in-process app whose Redis
+consumers have entered a blocking read does not finish its lifespan under pytest (seen
+with WHISTLE_AUTH=dev too). The process-based tests use WHISTLE_REDIS_URL itself."""
 
 from __future__ import annotations
 
