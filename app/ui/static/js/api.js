@@ -1,6 +1,7 @@
 // The app is a client of Whistle's own GraphQL API: queries and mutations over POST /graphql,
 // subscriptions over the graphql-transport-ws protocol on the same URL.
 import { createClient } from '../vendor/graphql-ws/client.mjs';
+import { markDown, markUp, reconnectDelay } from './connection.js';
 
 const TOKEN_KEY = 'whistle.token';
 
@@ -49,8 +50,10 @@ export async function gql(query, variables = {}) {
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new ApiError([{ message: 'The server cannot be reached; check the connection and retry.', extensions: { code: 'NETWORK' } }]);
+    markDown();
+    throw new ApiError([{ message: 'The server cannot be reached.', extensions: { code: 'NETWORK' } }]);
   }
+  markUp();
   const body = await response.json().catch(() => null);
   if (body === null) {
     throw new ApiError([{ message: `The server answered HTTP ${response.status}.`, extensions: { code: 'HTTP' } }]);
@@ -82,6 +85,7 @@ function openSocket() {
       lazy: true,
       retryAttempts: Infinity, // phones lose the network; come back when it does
       shouldRetry: () => true,
+      retryWait: reconnectDelay,
       on: {
         connected: () => setConnected(true),
         closed: (event) => {

@@ -1,6 +1,8 @@
 // The app shell: asks the API who is calling, then shows the pages that role may use.
 // Pages are addressed by the URL fragment (#/fixtures), so the server serves one page.
 import { ApiError, gql, token, whenSessionEnds } from './api.js';
+import { ConnectionBanner } from './banner.js';
+import { onReachable } from './connection.js';
 import { html, render, useEffect, useRef, useState } from './lib.js';
 import { BoardPage } from './pages/board.js';
 import { RefereesPage, TeamsPage, VenuesPage } from './pages/directory.js';
@@ -39,6 +41,11 @@ function App() {
     sessionStatus().then((session) => gql(VIEWER).then(
       ({ viewer }) => setState({ viewer, session, problem: null }),
       (problem) => {
+        // Unreachable: ask again once the server is back (the banner says so meanwhile).
+        if (problem instanceof ApiError && problem.has('NETWORK')) {
+          const stop = onReachable(() => { stop(); setVersion((v) => v + 1); });
+          return;
+        }
         // A stored token the server refuses (expired, revoked): forget it and ask again.
         if (problem instanceof ApiError && problem.has('UNAUTHENTICATED')) token.clear();
         setState({ viewer: { role: 'ANONYMOUS' }, session, problem });
@@ -47,7 +54,7 @@ function App() {
   }, [version]);
   const signedIn = () => setVersion((v) => v + 1);
   const { viewer, session, problem } = state;
-  if (viewer === null) return html`<p class="loading">Loading Whistle…</p>`;
+  if (viewer === null) return html`<${ConnectionBanner} /><p class="loading">Loading Whistle…</p>`;
   if (viewer.role === 'ANONYMOUS') {
     const page = session ? html`<${ProviderSignInPage} problem=${problem} />` : html`<${SignInPage} problem=${problem} onSignedIn=${signedIn} />`;
     return html`<${Shell} viewer=${viewer} pages=${[]}>${page}</${Shell}>`;
@@ -72,6 +79,8 @@ function Shell({ viewer, session, pages, current, onSignOut, children }) {
     document.title = `${title} · Whistle`;
     // After navigation, keyboard and screen-reader users start at the new page's heading.
     if (current && document.activeElement?.closest('nav')) heading.current?.focus();
+    // On a phone the pages are one row that scrolls sideways: keep the current one in sight.
+    document.querySelector('.top nav [aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }, [title]);
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); heading.current?.focus(); }}>Skip to content</a>
     <header class="top">
@@ -85,6 +94,7 @@ function Shell({ viewer, session, pages, current, onSignOut, children }) {
         ${(token.get() || session?.signedIn) && html`<button type="button" class="link" onClick=${onSignOut}>Sign out</button>`}
       </div>`}
     </header>
+    <${ConnectionBanner} />
     <main id="main">
       <h1 tabindex="-1" ref=${heading}>${title}</h1>
       ${children}
