@@ -72,11 +72,24 @@ function openSocket() {
       connectionParams: () => (token.get() ? { token: token.get() } : {}),
       lazy: true,
       retryAttempts: Infinity, // phones lose the network; come back when it does
-      shouldRetry: () => true,
+      shouldRetry: () => true, // a server restarting (1012) included: another instance answers
+      retryWait: backoff,
       on: { connected: () => setConnected(true), closed: () => setConnected(false) },
     });
   }
   return socket;
+}
+
+/** 0.5 s, 1 s, 2 s, ... at most 30 s between reconnection attempts, with jitter (so that
+ * the clients of a restarted instance do not all come back in the same instant). */
+function backoff(retries) {
+  const delay = Math.min(30000, 500 * 2 ** retries);
+  return new Promise((resolve) => setTimeout(resolve, delay / 2 + Math.random() * (delay / 2)));
+}
+
+/** The reason of a refused subscription (graphql-ws hands over the `error` message's errors). */
+function reasonOf(error) {
+  return Array.isArray(error) ? error.map((e) => e.extensions?.reason ?? e.extensions?.code).find(Boolean) : null;
 }
 
 function closeSocket() {
@@ -86,19 +99,37 @@ function closeSocket() {
 }
 
 /** Start a subscription; `onData(data)` for each event, `onLive(bool)` when the socket
- * connects or drops. Returns the function that stops it. */
+ * connects or drops. Returns the function that stops it.
+ *
+ * Resuming: when the query declares `$after: String`, passes it as the field's `after`
+ * and selects `eventId`, the last event id received is kept in the payload that
+ * graphql-ws sends again on every reconnect, so the events missed while away come first,
+ * none twice. A subscription cut off for falling behind resumes the same way; one whose
+ * id is too old (CURSOR_EXPIRED) starts again from now. */
 export function subscribe(query, variables, onData, onLive = () => {}) {
   const client = openSocket();
   connectionListeners.add(onLive);
   onLive(connected);
-  const stop = client.subscribe(
-    { query, variables },
-    {
-      next: (result) => result.data && onData(result.data),
-      error: (error) => console.warn('subscription refused', error),
+  const payload = { query, variables: { ...variables } };
+  let stop = () => {};
+  const start = () => {
+    stop = client.subscribe(payload, {
+      next: (result) => {
+        if (!result.data) return;
+        const eventId = Object.values(result.data)[0]?.eventId;
+        if (eventId) payload.variables.after = eventId;
+        onData(result.data);
+      },
+      error: (error) => {
+        const reason = reasonOf(error);
+        if (reason === 'CURSOR_EXPIRED') delete payload.variables.after;
+        if (reason === 'CURSOR_EXPIRED' || reason === 'SUBSCRIPTION_OVERFLOW') start();
+        else console.warn('subscription refused', error);
+      },
       complete: () => {},
-    },
-  );
+    });
+  };
+  start();
   return () => {
     connectionListeners.delete(onLive);
     stop();
