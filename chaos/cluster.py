@@ -209,7 +209,10 @@ def ensure_haproxy() -> str:
         return str(found)
     print("haproxy missing: apt-get install -y haproxy", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "install", "-y", "-q", "haproxy"], check=True, env=env, stdout=subprocess.DEVNULL)
+    install = ["apt-get", "install", "-y", "-q", "haproxy"]
+    if subprocess.run(install, env=env, stdout=subprocess.DEVNULL).returncode != 0:  # a fresh machine: no package lists yet
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(install, check=True, env=env, stdout=subprocess.DEVNULL)
     found = shutil.which("haproxy") or "/usr/sbin/haproxy"
     return str(found)
 

@@ -4,6 +4,7 @@ times on the same instances), and what each one does to the cluster."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import time
@@ -62,21 +63,21 @@ class Injector:
     def __init__(self, instances: list[Instance], redis: Redis, database: Database, http: httpx.AsyncClient) -> None:
         self.instances, self.redis, self.database, self.http = instances, redis, database, http
 
-    async def run(self, faults: list[Fault], started: float, stop: asyncio.Event, log: Callable[[str], None]) -> list[Happened]:
-        """Inject each fault at its time (or once the previous one has recovered), in order."""
+    async def run(self, faults: list[Fault], started: float, over: asyncio.Event, log: Callable[[str], None]) -> list[Happened]:
+        """Inject each fault at its time (or once the previous one has recovered), in order.
+        Once the workload time is `over`, only what has not happened at least once still
+        does (a slow rolling restart must not leave a short run without a SIGKILL)."""
         happened: list[Happened] = []
         for fault in faults:
             delay = started + fault.at - time.monotonic()
             if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                    break
-                except TimeoutError:
-                    pass
-            if stop.is_set():
-                break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(over.wait(), delay)
+            if over.is_set() and any(h.fault.kind == fault.kind for h in happened):
+                continue
             record = Happened(fault, time.monotonic())
-            log(f"t={record.started - started:6.1f}s  {fault.kind}" + (f" of {self.instances[fault.target].name}" if fault.target is not None else ""))
+            target = f" of {self.instances[fault.target].name}" if fault.target is not None else ""
+            log(f"t={record.started - started:6.1f}s  {fault.kind}{target}")
             await self._inject(record)
             await self._all_ready()
             record.recovered = time.monotonic()
