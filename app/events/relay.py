@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.events.bus import BusUnavailable, EventBus
@@ -98,6 +99,11 @@ class OutboxRelay:
                     log.warning("event bus unavailable, retrying in %.1f s: %s", backoff, error)
                     await asyncio.sleep(backoff)
                     continue
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        log.exception("outbox relay failed, retrying in %.1f s", self._poll_interval)
+                    else:  # the database dropped the connection (a restart, a failover): nothing was marked
+                        log.warning("outbox relay lost its database connection, retrying in %.1f s", self._poll_interval)
                 except Exception:
                     log.exception("outbox relay failed, retrying in %.1f s", self._poll_interval)
                 if loop.time() - last_prune > 60:
