@@ -172,9 +172,14 @@ def whistle_env(database_url: str, redis_url: str, name: str) -> dict[str, str]:
 HAPROXY_CONFIG = """\
 global
     maxconn 2000
+    log stdout format raw local0
+
 
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal  # only errors and failed retries reach haproxy.log (CHAOS_ARGS=--keep)
     timeout connect 1s
     timeout client 60s
     timeout server 30s

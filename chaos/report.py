@@ -85,6 +85,10 @@ def write_report(
         f"- 5xx answers, by status and instance (HAProxy's `X-Served-By`): {f['5xx in all'] or 'none'}.",
         f"- ERROR lines in the instances' logs: {f['ERROR lines in server logs']}.",
     ]
+    failures = f.get("failures", [])
+    if failures:
+        lines += ["", "Requests without an answer (time into the run, operation, what the client got, instance):", ""]
+        lines += [f"- {at:.1f} s {op}: {what} ({backend})" for at, op, what, backend in failures[:20]]
     if log_problems:
         lines += ["", "Distinct ERROR lines (first 10):", "", "```"]
         distinct = Counter(_without_ids(line) for line in log_problems if "Traceback" not in line)

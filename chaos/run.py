@@ -192,6 +192,7 @@ async def _workload(
     verdict = judge(calls, events, subscribers, happened)
     verdict.figures["events in the outbox"] = len(events)
     verdict.figures["workload seconds"] = round(ended - started, 1)
+    verdict.figures["failures"] = [(c.start - started, c.op, c.reason, c.backend) for c in calls if c.outcome == "unknown"]
     problems = server_log_problems(instances)
     verdict.figures["ERROR lines in server logs"] = len(problems)
     write_report(args.out, seed, args, happened, started, verdict, problems)
