@@ -133,18 +133,22 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+def _overlaps(call: Call, fault: Happened) -> bool:
+    """The call was in flight at some moment between the fault and the recovery."""
+    return call.start <= (fault.recovered or fault.started) and call.end >= fault.started
+
+
 def _figures(verdict: Verdict, calls: list[Call], faults: list[Happened]) -> None:
     answered = [c for c in calls if c.outcome in ("ok", "refused")]
     verdict.figures["requests"] = len(calls)
     verdict.figures["unknown reasons"] = dict(Counter(c.reason for c in calls if c.outcome == "unknown"))
     verdict.figures["failed per fault"] = {
-        id(f): sum(1 for c in calls if c.outcome == "unknown" and f.started <= c.start <= (f.recovered or f.started))
-        for f in faults
+        id(f): sum(1 for c in calls if c.outcome == "unknown" and _overlaps(c, f)) for f in faults
     }
     verdict.figures["availability"] = len(answered) / len(calls) if calls else None
 
     def during(call: Call) -> bool:
-        return any(f.started <= call.start <= (f.recovered or f.started) for f in faults)
+        return any(_overlaps(call, f) for f in faults)
 
     for label, chosen in (("during faults", [c for c in calls if during(c)]), ("outside faults", [c for c in calls if not during(c)])):
         latencies = [(c.end - c.start) * 1000 for c in chosen]

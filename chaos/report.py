@@ -60,7 +60,7 @@ def write_report(
         target = "" if h.fault.target is None else f"w{h.fault.target + 1}"
         failed = f.get("failed per fault", {}).get(id(h), 0)
         lines.append(
-            f"| {h.started - started:.1f} s | {h.fault.kind} | {target} | {_number(h.recovery_seconds)} s | {failed} | {h.note.strip()} |"
+            f"| {h.started - started:.1f} s | {h.fault.kind} | {target} | {_seconds(h.recovery_seconds)} | {failed} | {h.note.strip()} |"
         )
     during, outside = f["latency during faults"], f["latency outside faults"]
     lines += [
@@ -77,7 +77,7 @@ def write_report(
         "",
         "| requests | count | availability | p50 | p99 |",
         "| --- | --- | --- | --- | --- |",
-        f"| during faults (fault start to all ready) | {during['requests']} | {_percent(during['availability'])} |"
+        f"| during faults (in flight between a fault and its recovery) | {during['requests']} | {_percent(during['availability'])} |"
         f" {_number(during['p50 ms'])} ms | {_number(during['p99 ms'])} ms |",
         f"| outside faults | {outside['requests']} | {_percent(outside['availability'])} |"
         f" {_number(outside['p50 ms'])} ms | {_number(outside['p99 ms'])} ms |",
@@ -102,6 +102,10 @@ def _without_ids(line: str) -> str:
     name, _, text = line.partition(": ")
     text = re.sub(r"^\S+ \S+ ", "", text)
     return name + ": " + re.sub(r" ?\(?(correlationId|\[request_id)=[^)\]]*[)\]]", "", text)
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
 
 
 def _percent(value: float | None) -> str:

@@ -23,7 +23,7 @@ import httpx
 
 from chaos.checks import Event, Verdict, expected_events, judge
 from chaos.cluster import HAProxy, Database, Instance, Redis, dsn, whistle_env
-from chaos.faults import Happened, Injector, schedule
+from chaos.faults import Fault, Happened, Injector, schedule
 from chaos.report import write_report
 from chaos.workload import Api, Call, League, Subscriber, admin, referee
 
@@ -67,6 +67,13 @@ async def create_league(api: Api) -> League:
         referee_fixtures=[await fixture() for _ in range(6)],
         referees=[await referee_named(f"Chaos Referee {n}") for n in range(REFEREES)],
     )
+
+
+def subscriber(n: int, league: League, after: int) -> Subscriber:
+    """A third each of fixtureChanged, assignmentsCommitted, notifications of an assigned referee."""
+    field = ("fixtureChanged", "assignmentsCommitted", "notifications")[n % 3]
+    variables = {"r": league.admin_referees[n % len(league.admin_referees)]} if field == "notifications" else {}
+    return Subscriber(f"s{n}", field, variables, after)
 
 
 async def read_events(database: Database, after: int) -> list[Event]:
@@ -148,7 +155,7 @@ async def run(args: argparse.Namespace) -> Verdict:
 
 
 async def _workload(
-    args: argparse.Namespace, seed: int, faults: list, database: Database, redis: Redis,
+    args: argparse.Namespace, seed: int, faults: list[Fault], database: Database, redis: Redis,
     instances: list[Instance], haproxy: HAProxy, probe: httpx.AsyncClient, log_dir: Path,
 ) -> Verdict:
     calls: list[Call] = []
@@ -160,13 +167,7 @@ async def _workload(
         start_after = await last_position(database)
         calls.clear()  # the set-up is not part of the figures
         rng = random.Random(seed)
-        fields = ["fixtureChanged", "assignmentsCommitted", "notifications"]
-        subscribers = [
-            Subscriber(
-                f"s{n}", fields[n % 3], {"r": league.admin_referees[n % len(league.admin_referees)]} if fields[n % 3] == "notifications" else {}, start_after
-            )
-            for n in range(args.subscribers)
-        ]
+        subscribers = [subscriber(n, league, start_after) for n in range(args.subscribers)]
         stop, no_more_faults, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
         listening = [asyncio.create_task(s.run(haproxy.ws_url, random.Random(rng.random()), done)) for s in subscribers]
         started = time.monotonic()
