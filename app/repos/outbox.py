@@ -48,7 +48,14 @@ async def sequence(conn: AsyncConnection, limit: int) -> int:
     """
     counter = select(event_positions.c.last).where(event_positions.c.id == 1).with_for_update()
     last = (await conn.execute(counter)).scalar_one()
-    waiting = select(outbox.c.seq).where(outbox.c.position.is_(None)).order_by(outbox.c.seq).limit(limit)
+    # Unpublished only: rows published before positions existed (an upgraded database) keep
+    # none, and the partial index on unpublished rows finds the waiting ones.
+    waiting = (
+        select(outbox.c.seq)
+        .where(outbox.c.published_at.is_(None), outbox.c.position.is_(None))
+        .order_by(outbox.c.seq)
+        .limit(limit)
+    )
     seqs = list((await conn.execute(waiting)).scalars())
     if not seqs:
         return 0
