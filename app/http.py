@@ -16,13 +16,20 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.cache.port import Cache
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
+from app.graphql_http import graphql_http_answer, response_media_type
+from app.http_streams import apply_stream_rules, until_token_expiry
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError
 from app.repos.engine import ReadConnections, read_only
@@ -30,6 +37,9 @@ from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
 from app.security.ratelimit import RateLimiter, charge, rate_limited_error
+from app.security.session_store import SessionStoreUnavailable
+from app.security.sessions import SessionUnavailable
+from app.security.ws_session import close_when_session_ends
 from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
 
@@ -96,9 +106,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         **kwargs: Any,
     ) -> None:
         # A socket must authenticate in connection_init within 10 s; the legacy protocol is off in production.
+        # Subscriptions stream over HTTP too: Server-Sent Events and Apollo's multipart responses.
         kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=10))
-        if settings.is_production:
-            kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        sockets = (GRAPHQL_TRANSPORT_WS_PROTOCOL,) if settings.is_production else (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
+        kwargs.setdefault("subscription_protocols", (*sockets, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL))
         # WebSocket handshakes from these pages are accepted (Strawberry refuses other cross-site ones).
         kwargs.setdefault("allowed_origins", [o.strip() for o in settings.cors_origins.split(",") if o.strip()])
         super().__init__(schema, **kwargs)
@@ -137,6 +148,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             context.identity = await self._auth.websocket(context.request, context.connection_params)
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message, "extensions": error.extensions()}) from None
+        except (SessionUnavailable, SessionStoreUnavailable) as error:
+            raise ConnectionRejectionError(
+                {"message": session_unavailable(error)[1], "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+            ) from None
+        if context.identity is not None and context.identity.session_id and self._auth.sessions is not None:
+            close_when_session_ends(context.request, self._auth.sessions, context.identity.session_id)
         return UNSET
 
     @property
@@ -154,14 +171,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         has finished."""
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
+            apply_stream_rules(request, request_data, context)  # SSE and multipart subscriptions
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
                 raise RateLimited(retry_after)
         try:
-            return await super().execute_operation(
+            result = await super().execute_operation(
                 request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
             )
+            return result if isinstance(request_data, list) else until_token_expiry(result, request_data, context)
         finally:
             await context.loaders.settle()  # reads of abandoned fields finish before the response goes
 
@@ -180,12 +199,21 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = too_many_requests(refused.retry_after)
         except PersistedQueryError as refused:
             response = JSONResponse(refused.body(), refused.status)
+        except (SessionUnavailable, SessionStoreUnavailable) as error:
+            reason, message = session_unavailable(error)
+            response = JSONResponse(
+                {"errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE", "reason": reason}}]},
+                503,
+                headers={"Retry-After": "5"},
+            )
         except BodyTooLarge:
             response = bad_request(
                 f"The request body is larger than {self._max_body_bytes} bytes; send a smaller request.",
                 413,
                 reason="BODY_LIMIT",
             )
+        if isinstance(response, JSONResponse):  # the refusals above, in the media type the client asked for
+            response.headers["content-type"] = response_media_type(request.headers.get("accept"))
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -204,12 +232,28 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         JavaScript graphql-ws clients (browsers, the Hive Gateway) cannot read."""
         return json_bytes(data).decode()
 
+    async def get_sub_response(self, request: Request) -> Response:
+        """The response's media type is negotiated once, from the request's Accept header."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page)."""
-        response = Response(json_bytes(response_data), status_code=sub_response.status_code or 200, media_type="application/json")
+        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page),
+        in the negotiated media type with its status code (app.graphql_http)."""
+        media_type = sub_response.media_type or response_media_type(None)
+        status, body = graphql_http_answer(media_type, response_data)
+        response = Response(json_bytes(body), status_code=sub_response.status_code or status, media_type=media_type)
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response
+
+
+def session_unavailable(error: Exception) -> tuple[str, str]:
+    """(reason, message) of a session that cannot be served now (Redis or the provider down)."""
+    if isinstance(error, SessionUnavailable):
+        return error.reason, error.message
+    return "SESSION_STORE_UNAVAILABLE", "Sessions cannot be read right now; try again shortly."
 
 
 def json_bytes(data: object) -> bytes:

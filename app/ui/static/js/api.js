@@ -18,6 +18,12 @@ export const token = {
   },
 };
 
+// Called when the server says the sign-in session has ended (WHISTLE_AUTH=oidc).
+let sessionEnded = null;
+export function whenSessionEnds(handler) {
+  sessionEnded = handler;
+}
+
 /** A refused operation: the API's `errors`, each with `extensions.code` and `.reason`. */
 export class ApiError extends Error {
   constructor(errors) {
@@ -49,7 +55,10 @@ export async function gql(query, variables = {}) {
   if (body === null) {
     throw new ApiError([{ message: `The server answered HTTP ${response.status}.`, extensions: { code: 'HTTP' } }]);
   }
-  if (body.errors?.length) throw new ApiError(body.errors);
+  if (body.errors?.length) {
+    if (sessionEnded && body.errors.some((e) => e.extensions?.reason === 'SESSION_ENDED')) sessionEnded();
+    throw new ApiError(body.errors);
+  }
   return body.data;
 }
 
@@ -74,7 +83,13 @@ function openSocket() {
       retryAttempts: Infinity, // phones lose the network; come back when it does
       shouldRetry: () => true, // a server restarting (1012) included: another instance answers
       retryWait: backoff,
-      on: { connected: () => setConnected(true), closed: () => setConnected(false) },
+      on: {
+        connected: () => setConnected(true),
+        closed: (event) => {
+          setConnected(false);
+          if (event?.code === 4401 && sessionEnded) sessionEnded(); // the session ended (app.security.ws_session)
+        },
+      },
     });
   }
   return socket;
