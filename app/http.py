@@ -37,6 +37,9 @@ from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
 from app.security.ratelimit import RateLimiter, charge, rate_limited_error
+from app.security.session_store import SessionStoreUnavailable
+from app.security.sessions import SessionUnavailable
+from app.security.ws_session import close_when_session_ends
 from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
 
@@ -145,6 +148,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             context.identity = await self._auth.websocket(context.request, context.connection_params)
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message, "extensions": error.extensions()}) from None
+        except (SessionUnavailable, SessionStoreUnavailable) as error:
+            raise ConnectionRejectionError(
+                {"message": session_unavailable(error)[1], "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+            ) from None
+        if context.identity is not None and context.identity.session_id and self._auth.sessions is not None:
+            close_when_session_ends(context.request, self._auth.sessions, context.identity.session_id)
         return UNSET
 
     @property
@@ -201,6 +210,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = too_many_requests(refused.retry_after)
         except PersistedQueryError as refused:
             response = JSONResponse(refused.body(), refused.status)
+        except (SessionUnavailable, SessionStoreUnavailable) as error:
+            reason, message = session_unavailable(error)
+            response = JSONResponse(
+                {"errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE", "reason": reason}}]},
+                503,
+                headers={"Retry-After": "5"},
+            )
         except BodyTooLarge:
             response = bad_request(
                 f"The request body is larger than {self._max_body_bytes} bytes; send a smaller request.",
@@ -242,6 +258,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response
+
+
+def session_unavailable(error: Exception) -> tuple[str, str]:
+    """(reason, message) of a session that cannot be served now (Redis or the provider down)."""
+    if isinstance(error, SessionUnavailable):
+        return error.reason, error.message
+    return "SESSION_STORE_UNAVAILABLE", "Sessions cannot be read right now; try again shortly."
 
 
 def json_bytes(data: object) -> bytes:

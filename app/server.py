@@ -36,6 +36,7 @@ from app.repos import reads
 from app.repos.engine import create_engine
 from app.api import build_schema
 from app.schema.subgraphs import Subgraph
+from app.security.auth_endpoints import AuthEndpoints, no_sign_in_status
 from app.security.authn import Authenticator
 from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
@@ -104,6 +105,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             observability.shutdown()
             if redis_probe is not None:
                 await redis_probe.aclose()
+            if authenticator.sessions is not None:
+                await authenticator.sessions.store.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -113,7 +116,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         checks = {"database": await _database_ready(engine)}
         if redis_probe is not None:
             checks["redis"] = await _redis_ready(redis_probe)
-        ready = all(checks.values())
+        # Redis is reported, not required: without it every instance still serves (events from
+        # the outbox, reads from the database), and failing them all at once would be an outage.
+        ready = checks["database"]
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
     routes = [
@@ -122,6 +127,10 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
+    if authenticator.sessions is not None:  # WHISTLE_AUTH=oidc: /auth/login, /auth/callback, ...
+        routes += AuthEndpoints(authenticator, authenticator.sessions).routes()
+    else:
+        routes.append(Route("/auth/status", no_sign_in_status))
     if not settings.subgraph:  # the web app needs the whole schema: a subgraph serves only part of it
         routes += ui_routes()
     if authenticator.local_keys is not None:
@@ -131,9 +140,10 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
         routes.append(Route("/.well-known/jwks.json", jwks_json))
-    app = LeanApp(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
-    install_lean_lane(app, graphql, settings, tracing=observability.tracer is not None)
-    return app
+    application = LeanApp(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+    application.state.sessions = authenticator.sessions  # the sign-in sessions (WHISTLE_AUTH=oidc), else None
+    install_lean_lane(application, graphql, settings, tracing=observability.tracer is not None)
+    return application
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

@@ -141,12 +141,18 @@ class _Lease:
         if not owner._keep:
             await conn.close()
             return
-        if exc_type is None and not owner._closed and not conn.sync_connection.invalidated:
+        lost = conn.sync_connection.invalidated
+        if exc_type is None and not owner._closed and not lost:
             if not owner._hand_over(conn):
                 owner._idle.append(conn)
             return
         owner._open -= 1
         await conn.close()  # back to the pool (or discarded, when invalidated)
+        if lost:  # the database dropped it (a restart, pg_terminate_backend): likely the kept ones too
+            idle, owner._idle = owner._idle, []
+            owner._open -= len(idle)
+            for kept in idle:
+                await kept.close()  # the pool replaces them: SQLAlchemy invalidated what it held before
         if owner._waiting and not owner._closed:
             owner._open += 1
             owner._hand_over(None)

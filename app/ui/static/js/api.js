@@ -1,6 +1,7 @@
 // The app is a client of Whistle's own GraphQL API: queries and mutations over POST /graphql,
 // subscriptions over the graphql-transport-ws protocol on the same URL.
 import { createClient } from '../vendor/graphql-ws/client.mjs';
+import { markDown, markUp, reconnectDelay } from './connection.js';
 
 const TOKEN_KEY = 'whistle.token';
 
@@ -17,6 +18,12 @@ export const token = {
     closeSocket();
   },
 };
+
+// Called when the server says the sign-in session has ended (WHISTLE_AUTH=oidc).
+let sessionEnded = null;
+export function whenSessionEnds(handler) {
+  sessionEnded = handler;
+}
 
 /** A refused operation: the API's `errors`, each with `extensions.code` and `.reason`. */
 export class ApiError extends Error {
@@ -43,13 +50,18 @@ export async function gql(query, variables = {}) {
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new ApiError([{ message: 'The server cannot be reached; check the connection and retry.', extensions: { code: 'NETWORK' } }]);
+    markDown();
+    throw new ApiError([{ message: 'The server cannot be reached.', extensions: { code: 'NETWORK' } }]);
   }
+  markUp();
   const body = await response.json().catch(() => null);
   if (body === null) {
     throw new ApiError([{ message: `The server answered HTTP ${response.status}.`, extensions: { code: 'HTTP' } }]);
   }
-  if (body.errors?.length) throw new ApiError(body.errors);
+  if (body.errors?.length) {
+    if (sessionEnded && body.errors.some((e) => e.extensions?.reason === 'SESSION_ENDED')) sessionEnded();
+    throw new ApiError(body.errors);
+  }
   return body.data;
 }
 
@@ -72,11 +84,23 @@ function openSocket() {
       connectionParams: () => (token.get() ? { token: token.get() } : {}),
       lazy: true,
       retryAttempts: Infinity, // phones lose the network; come back when it does
-      shouldRetry: () => true,
-      on: { connected: () => setConnected(true), closed: () => setConnected(false) },
+      shouldRetry: () => true, // a server restarting (1012) included: another instance answers
+      retryWait: reconnectDelay, // backoff with jitter, capped so a page is live again soon
+      on: {
+        connected: () => setConnected(true),
+        closed: (event) => {
+          setConnected(false);
+          if (event?.code === 4401 && sessionEnded) sessionEnded(); // the session ended (app.security.ws_session)
+        },
+      },
     });
   }
   return socket;
+}
+
+/** The reason of a refused subscription (graphql-ws hands over the `error` message's errors). */
+function reasonOf(error) {
+  return Array.isArray(error) ? error.map((e) => e.extensions?.reason ?? e.extensions?.code).find(Boolean) : null;
 }
 
 function closeSocket() {
@@ -86,19 +110,37 @@ function closeSocket() {
 }
 
 /** Start a subscription; `onData(data)` for each event, `onLive(bool)` when the socket
- * connects or drops. Returns the function that stops it. */
+ * connects or drops. Returns the function that stops it.
+ *
+ * Resuming: when the query declares `$after: String`, passes it as the field's `after`
+ * and selects `eventId`, the last event id received is kept in the payload that
+ * graphql-ws sends again on every reconnect, so the events missed while away come first,
+ * none twice. A subscription cut off for falling behind resumes the same way; one whose
+ * id is too old (CURSOR_EXPIRED) starts again from now. */
 export function subscribe(query, variables, onData, onLive = () => {}) {
   const client = openSocket();
   connectionListeners.add(onLive);
   onLive(connected);
-  const stop = client.subscribe(
-    { query, variables },
-    {
-      next: (result) => result.data && onData(result.data),
-      error: (error) => console.warn('subscription refused', error),
+  const payload = { query, variables: { ...variables } };
+  let stop = () => {};
+  const start = () => {
+    stop = client.subscribe(payload, {
+      next: (result) => {
+        if (!result.data) return;
+        const eventId = Object.values(result.data)[0]?.eventId;
+        if (eventId) payload.variables.after = eventId;
+        onData(result.data);
+      },
+      error: (error) => {
+        const reason = reasonOf(error);
+        if (reason === 'CURSOR_EXPIRED') delete payload.variables.after;
+        if (reason === 'CURSOR_EXPIRED' || reason === 'SUBSCRIPTION_OVERFLOW') start();
+        else console.warn('subscription refused', error);
+      },
       complete: () => {},
-    },
-  );
+    });
+  };
+  start();
   return () => {
     connectionListeners.delete(onLive);
     stop();
