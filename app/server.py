@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "operations": operation_counts(app, graphql)})
+        return JSONResponse({"status": "ok", "operations": operation_counts(application, graphql)})
 
     async def readyz(request: Request) -> JSONResponse:
         checks = {"database": await _database_ready(engine)}
