@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         None, description="Directory of a local key pair (created when missing) for `whistle token` and /.well-known/jwks.json."
     )
     cors_origins: str = Field("", description="Comma-separated origins allowed for CORS and cookie-authenticated mutations.")
+    allowed_hosts: str = Field(
+        "", description="Comma-separated Host names served (`*.example.org`, `*`); empty: loopback names in dev mode, any in jwt mode."
+    )
+    insecure_dev_bind: bool = Field(
+        False, description="Let dev mode (a request without a token is ADMIN) listen on a non-loopback address."
+    )
     max_depth: int = Field(10, gt=0, description="Deepest selection nesting an operation may have.")
     max_aliases: int = Field(15, gt=0, description="Aliases per operation, counted through fragments.")
     max_tokens: int = Field(1000, gt=0, description="Lexical tokens per operation.")

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.cache.port import Cache
@@ -29,7 +30,8 @@ from app.repos.engine import ReadConnections, read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
-from app.security.ratelimit import RateLimiter, charge, rate_limited_error
+from app.schema.subscription_requests import NEEDS_STREAM, policy_refusal, subscription_operation
+from app.security.ratelimit import RateLimiter, charge, operation_type, rate_limited_error
 from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
 
@@ -49,6 +51,10 @@ class RateLimited(Exception):
 
 def too_many_requests(retry_after: int) -> JSONResponse:
     return JSONResponse({"errors": [rate_limited_error(retry_after)]}, 429, headers={"Retry-After": str(retry_after)})
+
+
+class NeedsStream(Exception):
+    """A subscription the caller may run, asked for as a single JSON answer."""
 
 
 class BodyTooLarge(Exception):
@@ -151,19 +157,41 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     ) -> Any:
         """Resolve a persisted query's text, charge the caller's rate-limit budget (query 1,
         mutation 5) before anything runs; answer only once every read the operation started
-        has finished."""
+        has finished. A persisted query's new text is stored only once it has run as the
+        operation of a signed-in caller (within the rate limit and every operation limit)."""
+        sent_text = not isinstance(request_data, list) and request_data.query is not None
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
                 raise RateLimited(retry_after)
+        if not isinstance(request_data, list) and request_data.protocol == "http":
+            refused = self._subscription_refusal(request_data, context)
+            if refused is not None:
+                return refused
         try:
-            return await super().execute_operation(
+            result = await super().execute_operation(
                 request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
             )
         finally:
             await context.loaders.settle()  # reads of abandoned fields finish before the response goes
+        if sent_text and _ran_for_a_signed_in_caller(result, context):
+            await self._persisted.remember(request_data.query, request_data.extensions)
+        return result
+
+    def _subscription_refusal(self, request_data: Any, context: Context) -> ExecutionResult | None:
+        """A subscription asked for as one JSON answer: the policy's refusal, else NeedsStream."""
+        if operation_type(request_data.query, request_data.operation_name) != "subscription":
+            return None  # the cheap scan: most requests are not subscriptions
+        schema = self.schema._schema  # graphql-core's schema
+        operation = subscription_operation(schema, request_data.query, request_data.operation_name)
+        if operation is None:
+            return None
+        error = policy_refusal(schema, operation, request_data.variables, context)
+        if error is None:
+            raise NeedsStream
+        return ExecutionResult(data=None, errors=[error])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -176,6 +204,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = bad_request(error.reason, error.status_code)
+        except NeedsStream:
+            response = bad_request(NEEDS_STREAM, 400, reason="SUBSCRIPTION_NEEDS_STREAM")
         except RateLimited as refused:
             response = too_many_requests(refused.retry_after)
         except PersistedQueryError as refused:
@@ -210,6 +240,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response
+
+
+def _ran_for_a_signed_in_caller(result: Any, context: Context) -> bool:
+    """The operation parsed, validated and passed every limit (it has data), and its caller
+    is signed in (dev mode's implicit ADMIN included)."""
+    signed_in = context.identity is not None and context.auth_error is None
+    return signed_in and isinstance(result, ExecutionResult) and result.data is not None
 
 
 def json_bytes(data: object) -> bytes:

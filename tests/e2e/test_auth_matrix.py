@@ -68,7 +68,7 @@ async def running(settings: Settings) -> AsyncIterator[httpx.ASGITransport]:
 def client(transport: httpx.ASGITransport, token: str | None = None, **headers: str) -> httpx.AsyncClient:
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return httpx.AsyncClient(transport=transport, base_url="http://whistle.test", headers=headers)
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers)
 
 
 @dataclass
@@ -469,7 +469,7 @@ async def test_cookie_authentication_and_csrf(world: World) -> None:
     for headers in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
         result = await post(MARK_READ, headers)
         assert [e["extensions"] for e in result["errors"]] == [{"code": "FORBIDDEN", "reason": "CSRF_ORIGIN"}], headers
-    for origin in (ALLOWED_ORIGIN, "https://other.example", "http://whistle.test"):
+    for origin in (ALLOWED_ORIGIN, "https://other.example", "http://localhost"):
         assert (await post(MARK_READ, {"Origin": origin}))["data"] == {"markNotificationsRead": 0}, origin
     # A bearer token is no ambient credential: no Origin rule for it.
     async with client(world.transport, token, Origin="https://evil.example") as http:

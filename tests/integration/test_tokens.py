@@ -397,7 +397,7 @@ async def api(tmp_path: Any, jwks_server: JwksServer) -> AsyncIterator[httpx.Asy
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whistle.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             yield http
 
 
