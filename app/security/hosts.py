@@ -14,7 +14,8 @@ Starlette's TrustedHostMiddleware:
 
 `allowed_host(host, rule)` is the check itself, for every entry point (HTTP and
 WebSocket; a fast lane that bypasses the Starlette middleware must call it too);
-`HostGuard` is the ASGI middleware that applies it.
+`HostGuard` is the ASGI middleware that applies it. The health endpoints answer any
+Host: probes address a container by its IP, and "alive" / "ready" tells a page nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.config import Settings
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 HostRule = tuple[str, ...] | None
 """The names (or `*.domain` patterns) a request's Host may carry; None: any."""
@@ -109,7 +111,12 @@ class HostGuard:
         self.app, self.rule = app, rule
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.rule is None or allowed_host(host_of(scope), self.rule):
+        if (
+            scope["type"] not in ("http", "websocket")
+            or self.rule is None
+            or scope.get("path") in PROBE_PATHS
+            or allowed_host(host_of(scope), self.rule)
+        ):
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
