@@ -21,6 +21,7 @@ Host: probes address a container by its IP, and "alive" / "ready" tells a page n
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 
 import orjson
@@ -55,14 +56,17 @@ def is_loopback_address(address: str) -> bool:
         return False  # a host name: whatever it resolves to may be public
 
 
-def host_name(host: str) -> str:
+_HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[^:\[\]@/\s]+)(?::\d{1,5})?")
+
+
+def host_name(host: str) -> str | None:
     """The name of a Host header without its port, lower case, without a trailing dot
-    (`[::1]:8000` -> `[::1]`, `LocalHost.:80` -> `localhost`)."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        name = host[: host.find("]") + 1] if "]" in host else host
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    (`[::1]:8000` -> `[::1]`, `LocalHost.:80` -> `localhost`); None for anything that is
+    not a name with an optional port."""
+    match = _HOST.fullmatch(host.strip().lower())
+    if match is None:
+        return None
+    name = match["name"]
     return name[:-1] if name.endswith(".") else name  # `localhost.` is `localhost`
 
 
@@ -70,10 +74,8 @@ def allowed_host(host: str | None, rule: HostRule) -> bool:
     """Whether a request with this `Host` header (None: none sent) may be answered."""
     if rule is None:
         return True
-    if not host:
-        return False
-    name = host_name(host)
-    return any(_matches(name, pattern) for pattern in rule)
+    name = host_name(host or "")
+    return name is not None and any(_matches(name, pattern) for pattern in rule)
 
 
 def _matches(name: str, pattern: str) -> bool:
