@@ -25,7 +25,7 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.loaders import Loaders
-from app.persisted_queries import PersistedQueries, PersistedQueryError
+from app.persisted_queries import PersistedQueries, PersistedQueryError, sends_new_text
 from app.repos.engine import ReadConnections, read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
@@ -159,7 +159,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         mutation 5) before anything runs; answer only once every read the operation started
         has finished. A persisted query's new text is stored only once it has run as the
         operation of a signed-in caller (within the rate limit and every operation limit)."""
-        sent_text = not isinstance(request_data, list) and request_data.query is not None
+        new_text = not isinstance(request_data, list) and sends_new_text(request_data.query, request_data.extensions)
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
         if self._rate_limiter is not None and not isinstance(request_data, list):
@@ -176,8 +176,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             )
         finally:
             await context.loaders.settle()  # reads of abandoned fields finish before the response goes
-        if sent_text and _ran_for_a_signed_in_caller(result, context):
-            await self._persisted.remember(request_data.query, request_data.extensions)
+        if new_text and _ran_for_a_signed_in_caller(result, context):
+            await self._persisted.remember(request_data.query)
         return result
 
     def _subscription_refusal(self, request_data: Any, context: Context) -> ExecutionResult | None:

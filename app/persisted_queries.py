@@ -42,6 +42,11 @@ class PersistedQueryError(Exception):
         return {"errors": [{"message": self.message, "extensions": extensions}]}
 
 
+def sends_new_text(query: str | None, extensions: dict[str, Any] | None) -> bool:
+    """Whether a request sends a persisted query's text with its hash (to be stored if it passes)."""
+    return query is not None and isinstance(extensions, dict) and extensions.get("persistedQuery") is not None
+
+
 def sha256_hex(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
@@ -84,12 +89,10 @@ class PersistedQueries:
             )
         return query
 
-    async def remember(self, query: str, extensions: dict[str, Any] | None) -> None:
+    async def remember(self, query: str) -> None:
         """Store a text that `query_of` accepted with its hash, once its request has run."""
-        persisted = (extensions or {}).get("persistedQuery")
-        if self._cache is None or not isinstance(persisted, dict) or sha256_hex(query) != str(persisted.get("sha256Hash")).lower():
-            return
-        await self._cache.set_many({_key(sha256_hex(query)): query}, self._ttl)
+        if self._cache is not None:
+            await self._cache.set_many({_key(sha256_hex(query)): query}, self._ttl)
 
     async def stored(self, digest: str) -> str | None:
         """The text stored under this hash, if any."""

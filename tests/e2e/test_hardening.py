@@ -38,6 +38,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -46,19 +47,21 @@ from app.security.local_keys import LocalKeys, token_claims
 from tests.e2e.processes import LEGACY_WS, TRANSPORT_WS, Closed, ServerProcess, WsClient, whistle_env
 from tests.e2e.tables import unchanged_tables
 from tests.e2e.test_auth_matrix import ADMIN, OWN, SUBSCRIPTIONS
-from tests.integration.bus_fixtures import free_port
+from tests.integration.bus_fixtures import free_port, require_redis
 
 pytestmark = pytest.mark.e2e
 
-JWT, DEV, DEV_HOSTS = "jwt", "dev", "dev-allowed-hosts"
+JWT, JWT_REDIS, DEV, DEV_HOSTS = "jwt", "jwt-redis", "dev", "dev-allowed-hosts"
 LEEWAY = 1  # seconds of clock skew the jwt server tolerates (the test of expiry waits for it)
 RATE_BUDGET = 400
 SERVER_SETTINGS: dict[str, dict[str, Any]] = {
     JWT: {"auth": "jwt", "cors_origins": "*", "jwt_leeway_seconds": LEEWAY, "rate_limit_points": RATE_BUDGET},
+    JWT_REDIS: {"auth": "jwt", "rate_limit_points": RATE_BUDGET},  # + WHISTLE_REDIS_URL: APQ texts in Redis
     DEV: {"auth": "dev", "cors_origins": "*"},
     DEV_HOSTS: {"auth": "dev", "allowed_hosts": "whistle.example, *.league.example"},
 }
 EVIL = "https://evil.example"
+APQ_KEY_PREFIX = "whistle:cache:apq:"  # RedisCache's prefix + PersistedQueries' key
 
 CREATE_TEAM = 'mutation { createTeam(input: {name: "Team %s", club: "VC Ost"}) { id } }'
 FIXTURE_CHANGED = "subscription($f: ID) { fixtureChanged(fixtureId: $f) { kind fixture { id } } }"
@@ -143,6 +146,9 @@ class Servers:
         self._started: dict[str, Server] = {}
 
     def __getitem__(self, name: str) -> Server:
+        return self.start(name)
+
+    def start(self, name: str, **extra: str) -> Server:
         if name not in self._started:
             folder = self._root / name
             folder.mkdir()
@@ -150,7 +156,7 @@ class Servers:
             keys = LocalKeys.load_or_create(folder / "keys")
             env = whistle_env(
                 database_url=database_url, seed_demo="false", jwt_local_keys=str(folder / "keys"), log_format="json",
-                **SERVER_SETTINGS[name],
+                **SERVER_SETTINGS[name], **extra,
             )
             process = ServerProcess(name, free_port(), env, folder).start(timeout=60)
             server = self._started[name] = Server(process, database_url, keys)
@@ -452,11 +458,13 @@ APQ_CASES = [
 ]
 
 
+@pytest.mark.parametrize("store", ["memory", "redis"])
 @pytest.mark.parametrize(("caller", "text", "refusal"), APQ_CASES)
 async def test_persisted_query_texts_are_stored_only_after_the_request_passed(
-    servers: Servers, caller: str, text: str, refusal: tuple[int, str, str | None] | None
+    servers: Servers, caller: str, text: str, refusal: tuple[int, str, str | None] | None, store: str
 ) -> None:
-    server = servers[JWT]
+    redis_url = await require_redis() if store == "redis" else None
+    server = servers.start(JWT_REDIS, redis_url=redis_url) if redis_url else servers[JWT]
     query = {
         "mutation": create_team(),
         "oversized": create_team() + "\n# " + "x" * 400_000,
@@ -487,9 +495,15 @@ async def test_persisted_query_texts_are_stored_only_after_the_request_passed(
     async with server.http(server.token()) as http:
         probe = (await http.post("/graphql", json={"extensions": _apq(query, digest)["extensions"]})).json()
     if refusal is None:
-        assert "errors" not in probe and probe["data"]["teams"], probe
+        assert "errors" not in probe and "teams" in probe["data"], probe
     else:
         assert single_error(probe) == ("PERSISTED_QUERY_NOT_FOUND", None), probe
+    if redis_url is not None:  # and in the store itself
+        redis = Redis.from_url(redis_url)
+        try:
+            assert await redis.exists(f"{APQ_KEY_PREFIX}{digest}") == (refusal is None)
+        finally:
+            await redis.aclose()
 
 
 # --- subscriptions POSTed over HTTP ------------------------------------------------------------------
