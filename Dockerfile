@@ -10,8 +10,10 @@ RUN pip install --no-cache-dir '.[otel]'
 # mints one. Set WHISTLE_JWT_JWKS_URL (+ issuer, audience) for an identity provider, and
 # WHISTLE_JWT_LOCAL_KEYS= (empty) to stop accepting local tokens. Dev mode (no token: ADMIN)
 # refuses to listen on 0.0.0.0.
+# The working directory is the user's (not the code in it): the embedded SQLite default of a
+# plain `docker run` writes whistle.db there.
 RUN useradd --system --uid 10001 --home-dir /srv/whistle whistle \
-    && mkdir -p /var/lib/whistle/keys && chown -R whistle /var/lib/whistle
+    && mkdir -p /var/lib/whistle/keys && chown -R whistle /var/lib/whistle && chown whistle /srv/whistle
 USER whistle
 VOLUME /var/lib/whistle/keys
 ENV WHISTLE_HOST=0.0.0.0 WHISTLE_PORT=8000 \
