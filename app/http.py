@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -30,7 +31,7 @@ from app.repos.engine import ReadConnections, read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
-from app.schema.subscription_requests import NEEDS_STREAM, policy_refusal, subscription_operation
+from app.schema.subscription_requests import NEEDS_STREAM, policy_refusal, subscription_document
 from app.security.ratelimit import RateLimiter, charge, operation_type, rate_limited_error
 from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
@@ -181,17 +182,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return result
 
     def _subscription_refusal(self, request_data: Any, context: Context) -> ExecutionResult | None:
-        """A subscription asked for as one JSON answer: the policy's refusal, else NeedsStream."""
+        """A subscription asked for as one JSON answer: the policy's refusal; else, when the
+        document is valid, NeedsStream."""
         if operation_type(request_data.query, request_data.operation_name) != "subscription":
             return None  # the cheap scan: most requests are not subscriptions
-        schema = self.schema._schema  # graphql-core's schema
-        operation = subscription_operation(schema, request_data.query, request_data.operation_name)
-        if operation is None:
+        document = subscription_document(request_data.query, request_data.operation_name)
+        if document is None:
             return None
-        error = policy_refusal(schema, operation, request_data.variables, context)
-        if error is None:
-            raise NeedsStream
-        return ExecutionResult(data=None, errors=[error])
+        schema = self.schema._schema  # graphql-core's schema
+        error = policy_refusal(schema, document, request_data.operation_name, request_data.variables, context)
+        if error is not None:
+            return ExecutionResult(data=None, errors=[error])
+        if validate(schema, document, max_errors=1):
+            return None  # the normal path reports what is wrong with it (and runs nothing)
+        raise NeedsStream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

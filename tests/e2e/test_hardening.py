@@ -569,6 +569,30 @@ async def test_a_subscription_sent_over_http_gets_the_policy_then_bad_request(se
         assert result["data"] is None and result["errors"][0]["path"] == [field]
 
 
+SPREAD = "subscription { ...Feed } fragment Feed on Subscription { assignmentsCommitted { id } }"
+INLINE = "subscription { ... on Subscription { changes: fixtureChanged { kind } } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "caller", "expected"),
+    [
+        pytest.param(SPREAD, "anonymous", (200, "UNAUTHENTICATED", "TOKEN_MISSING"), id="fragment-spread-anonymous"),
+        pytest.param(SPREAD, "referee/own", (200, "FORBIDDEN", "ADMIN_ONLY"), id="fragment-spread-referee"),
+        pytest.param(INLINE, "referee/own", (200, "FORBIDDEN", "ADMIN_ONLY"), id="inline-fragment-alias-referee"),
+        pytest.param(INLINE, "admin", (400, "BAD_REQUEST", "SUBSCRIPTION_NEEDS_STREAM"), id="inline-fragment-admin"),
+        pytest.param("subscription { nope }", "admin", (200, "GRAPHQL_VALIDATION_FAILED", None), id="unknown-field-is-invalid"),
+    ],
+)
+async def test_root_fields_in_fragments_get_the_policy_too(
+    servers: Servers, query: str, caller: str, expected: tuple[int, str, str]
+) -> None:
+    server = servers[JWT]
+    async with unchanged_tables(server.database_url), server.http(_token_of(server, caller)) as http:
+        response = await http.post("/graphql", json={"query": query})
+    assert response.status_code == expected[0], response.text
+    assert single_error(response.json()) == expected[1:]
+
+
 # --- sockets end with their token -----------------------------------------------------------------------
 
 MINUTES = itertools.count(1)  # every row moves the fixture to a new time (an unchanged date is no change)
