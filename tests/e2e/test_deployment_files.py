@@ -51,8 +51,10 @@ def container_settings(monkeypatch: pytest.MonkeyPatch, environment: dict[str, s
 
 def test_the_image_defaults_to_tokens_and_not_to_root(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = container_settings(monkeypatch, {})
-    assert settings.host == "0.0.0.0" and settings.auth_mode == "jwt" and settings.jwt_local_keys
-    check_auth_settings(settings)
+    assert settings.host == "0.0.0.0" and settings.auth_mode == "jwt"
+    with pytest.raises(AuthConfigError, match="WHISTLE_AUTH=jwt needs"):  # whose tokens: the deployment says
+        check_auth_settings(settings)
+    check_auth_settings(container_settings(monkeypatch, {"WHISTLE_JWT_LOCAL_KEYS": "/var/lib/whistle/keys"}))
     users = [line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
 

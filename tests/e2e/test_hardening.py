@@ -166,8 +166,12 @@ class Servers:
 
     def stop(self) -> None:
         problems = []
-        for name, server in self._started.items():
-            output = server.process.stop()
+        for name, server in self._started.items():  # every one, whatever the others logged
+            try:
+                output = server.process.stop()
+            except AssertionError as error:  # a traceback, or no clean exit
+                problems.append(f"{name}: {str(error)[:2000]}")
+                continue
             errors = [line for line in output.splitlines() if '"level":"ERROR"' in line]
             if errors:
                 problems.append(f"{name}: {errors[:3]}")
