@@ -17,4 +17,7 @@ RUN useradd --system --uid 10001 --home-dir /srv/whistle whistle \
 USER whistle
 ENV WHISTLE_HOST=0.0.0.0 WHISTLE_PORT=8000 WHISTLE_AUTH=jwt
 EXPOSE 8000
+# Runs as an unprivileged user (a number, so Kubernetes' runAsNonRoot can verify it).
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin whistle
+USER 10001
 CMD ["sh", "-c", "whistle migrate && whistle serve"]

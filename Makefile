@@ -42,6 +42,7 @@ $(NODE_MODULES): gateway/package-lock.json
 supergraph: $(STAMP) $(NODE_MODULES)
 	for s in directory fixtures assignments; do $(BIN)/whistle schema --subgraph $$s > gateway/subgraphs/$$s.graphql; done
 	cd gateway && node compose.mjs
+	cp gateway/supergraph.graphql gateway/gateway.config.mjs deploy/k8s/overlays/federated/gateway/  # kustomize reads only below an overlay
 
 # Three subgraph processes + the gateway on http://127.0.0.1:4000/graphql (Ctrl+C stops all).
 gateway: $(STAMP) $(NODE_MODULES)

@@ -75,6 +75,26 @@ async def _migrate(settings: Settings) -> None:
     print("database schema is up to date")
 
 
+async def _check_migrations(settings: Settings) -> None:
+    """Exit 0 when the schema is current, 1 when it is not or cannot be read: a Kubernetes
+    init container polls this until the migration Job has run (deploy/k8s)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.repos import migrate
+    from app.repos.engine import create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        current = await migrate.is_current(engine)
+    except (OSError, SQLAlchemyError) as error:
+        raise SystemExit(f"whistle migrate --check: cannot read the database schema ({type(error).__name__}: {error})") from None
+    finally:
+        await engine.dispose()
+    if not current:
+        raise SystemExit("whistle migrate --check: migrations are pending: run `whistle migrate`")
+    print("database schema is up to date")
+
+
 async def _seed(settings: Settings) -> None:
     from app.domain.calendar import LeagueCalendar
     from app.repos import migrate
@@ -152,7 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default WHISTLE_PORT, 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.add_argument("--subgraph", choices=SUBGRAPHS, help="serve one bounded context as a federation subgraph")
-    commands.add_parser("migrate", help="apply the database migrations")
+    migrate = commands.add_parser("migrate", help="apply the database migrations")
+    migrate.add_argument("--check", action="store_true", help="apply nothing: exit 1 unless the schema is up to date")
     commands.add_parser("seed", help="load the demo data (idempotent)")
     commands.add_parser("relay", help="run the outbox relay alone (publishes committed events)")
     schema = commands.add_parser("schema", help="print the GraphQL SDL")
@@ -174,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         _serve(settings, args)
     elif args.command == "migrate":
-        asyncio.run(_migrate(settings))
+        asyncio.run(_check_migrations(settings) if args.check else _migrate(settings))
     elif args.command == "token":
         _token(settings, args)
     elif args.command == "seed":

@@ -30,11 +30,16 @@ async def upgrade(engine: AsyncEngine) -> None:
 
 
 async def is_current(engine: AsyncEngine) -> bool:
-    """True when every migration has been applied."""
+    """True when every migration of this code has been applied: the database is at this
+    code's head, or at a revision this code does not know. That one is newer: during a
+    rolling update the next release's migration runs while this release still serves, and
+    migrations are additive (README, "Deploying to Kubernetes"), so this code keeps working."""
 
     def check(sync: Connection) -> bool:
-        heads = set(ScriptDirectory.from_config(_config(sync)).get_heads())
-        return set(MigrationContext.configure(sync).get_current_heads()) == heads
+        script = ScriptDirectory.from_config(_config(sync))
+        applied = set(MigrationContext.configure(sync).get_current_heads())
+        known = {revision.revision for revision in script.walk_revisions()}
+        return applied == set(script.get_heads()) or bool(applied - known)
 
     async with engine.connect() as conn:
         return await conn.run_sync(check)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.domain.availability_lock import LOCK_ID
@@ -35,6 +35,25 @@ async def test_empty_database_is_not_current(database_url: str) -> None:
         assert not await is_current(engine)
     finally:
         await engine.dispose()
+
+
+async def _stamp(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = :revision"), {"revision": revision})
+
+
+async def test_a_database_behind_this_code_is_not_current(engine: AsyncEngine) -> None:
+    await _stamp(engine, "0001")
+
+    assert not await is_current(engine)
+
+
+async def test_a_database_migrated_by_a_newer_release_is_current(engine: AsyncEngine) -> None:
+    """During a rolling update the next release migrates while this one still serves:
+    its pods must stay ready (and start) on a revision they do not know."""
+    await _stamp(engine, "9999_from_a_newer_release")
+
+    assert await is_current(engine)
 
 
 async def test_upgrading_twice_is_harmless(engine: AsyncEngine) -> None:
