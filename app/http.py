@@ -17,7 +17,12 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -25,6 +30,8 @@ from app.cache.port import Cache
 from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
+from app.graphql_http import graphql_http_answer, response_media_type
+from app.http_streams import apply_stream_rules, until_token_expiry
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError, sends_new_text
 from app.repos.engine import ReadConnections, read_only
@@ -103,9 +110,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         **kwargs: Any,
     ) -> None:
         # A socket must authenticate in connection_init within 10 s; the legacy protocol is off in production.
+        # Subscriptions stream over HTTP too: Server-Sent Events and Apollo's multipart responses.
         kwargs.setdefault("connection_init_wait_timeout", timedelta(seconds=10))
-        if settings.is_production:
-            kwargs.setdefault("subscription_protocols", (GRAPHQL_TRANSPORT_WS_PROTOCOL,))
+        sockets = (GRAPHQL_TRANSPORT_WS_PROTOCOL,) if settings.is_production else (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
+        kwargs.setdefault("subscription_protocols", (*sockets, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL))
         # WebSocket handshakes from these pages are accepted (Strawberry refuses other cross-site ones).
         kwargs.setdefault("allowed_origins", [o.strip() for o in settings.cors_origins.split(",") if o.strip()])
         super().__init__(schema, **kwargs)
@@ -163,6 +171,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         new_text = not isinstance(request_data, list) and sends_new_text(request_data.query, request_data.extensions)
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
+            apply_stream_rules(request, request_data, context)  # SSE and multipart subscriptions
         if self._rate_limiter is not None and not isinstance(request_data, list):
             retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
@@ -177,9 +186,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             )
         finally:
             await context.loaders.settle()  # reads of abandoned fields finish before the response goes
+        if isinstance(request_data, list):
+            return result
         if new_text and _ran_for_a_signed_in_caller(result, context):
             await self._persisted.remember(request_data.query)
-        return result
+        return until_token_expiry(result, request_data, context)
 
     def _subscription_refusal(self, request_data: Any, context: Context) -> ExecutionResult | None:
         """A subscription asked for as one JSON answer: the policy's refusal; else, when the
@@ -220,6 +231,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 413,
                 reason="BODY_LIMIT",
             )
+        if isinstance(response, JSONResponse):  # the refusals above, in the media type the client asked for
+            response.headers["content-type"] = response_media_type(request.headers.get("accept"))
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -238,9 +251,18 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         JavaScript graphql-ws clients (browsers, the Hive Gateway) cannot read."""
         return json_bytes(data).decode()
 
+    async def get_sub_response(self, request: Request) -> Response:
+        """The response's media type is negotiated once, from the request's Accept header."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        return sub_response
+
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page)."""
-        response = Response(json_bytes(response_data), status_code=sub_response.status_code or 200, media_type="application/json")
+        """HTTP answers get orjson's bytes as they are (no str round trip of a ~60 KB page),
+        in the negotiated media type with its status code (app.graphql_http)."""
+        media_type = sub_response.media_type or response_media_type(None)
+        status, body = graphql_http_answer(media_type, response_data)
+        response = Response(json_bytes(body), status_code=sub_response.status_code or status, media_type=media_type)
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response

@@ -230,8 +230,10 @@ class OperationLog(SchemaExtension):
         self._started = time.perf_counter()
         ec = self.execution_context
         statements = [0]
-        counting = _sql_statements.set(statements)
-        previous = operation_name_var.get(), user_id_var.get()
+        # Restored by value, not by token: a subscription's stream abandoned by its transport is
+        # closed by the garbage collector in another task and context, where a token is refused.
+        previous = operation_name_var.get(), user_id_var.get(), _sql_statements.get()
+        _sql_statements.set(statements)
         user_id = user_id_of(ec.context)
         operation_name_var.set(ec.operation_name)
         user_id_var.set(user_id)
@@ -240,7 +242,7 @@ class OperationLog(SchemaExtension):
         finally:
             duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
             name, kind, codes = ec.operation_name, _operation_type(ec), _error_codes(ec.result)
-            _sql_statements.reset(counting)
+            _sql_statements.set(previous[2])
             access_log.info(
                 "%s %s %.1f ms sql=%d%s",
                 kind or "operation",

@@ -5,10 +5,15 @@ embedded SQLite backend and on PostgreSQL. The PostgreSQL run gets its own
 throw-away database on the server named by WHISTLE_TEST_DATABASE_URL; when that
 server is unreachable the run is skipped loudly, or fails when
 WHISTLE_REQUIRE_SERVICES=1 (CI).
+
+Every test also fails when the event loop reported an error nobody handled ("Task
+exception was never retrieved", an exception in a callback): `no_unhandled_loop_errors`.
 """
 
 from __future__ import annotations
 
+import gc
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +34,47 @@ from app.services.deps import ServiceDeps
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 SLOT = timedelta(minutes=150)
+
+# --- errors the event loop reported and nobody handled --------------------------------------
+
+
+class LoopErrors(logging.Handler):
+    """Collects what asyncio's default exception handler logs: a task whose exception was
+    never retrieved, an exception in a callback, a failing exception handler. Each is a bug
+    (an error that reached nobody), however the test itself went."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(logging.Formatter().format(record))
+
+
+_loop_errors = LoopErrors()
+logging.getLogger("asyncio").addHandler(_loop_errors)
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_loop_errors() -> Iterator[None]:
+    """Fails the test during which the event loop logged an unhandled exception. A task
+    collected later than its test reports in the test that runs when it is collected (the
+    traceback names where it came from)."""
+    _loop_errors.messages.clear()
+    yield
+    if _loop_errors.messages:
+        found = "\n\n".join(_loop_errors.messages)
+        _loop_errors.messages.clear()
+        pytest.fail(f"the event loop logged unhandled exceptions:\n{found}", pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Tasks that outlived the last test are collected here: a late report fails the run."""
+    gc.collect()
+    if _loop_errors.messages:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nthe event loop logged unhandled exceptions after the last test:\n" + "\n\n".join(_loop_errors.messages))
+
 
 # Why PostgreSQL could not be used, once known: later tests skip without waiting again.
 _postgres_unavailable: str | None = None

@@ -4,6 +4,11 @@ graphql-transport-ws closes a socket that sends no connection_init within
 `connection_init_wait_timeout` (4408) and one whose init `on_ws_connect` rejects (4403).
 The legacy graphql-ws handler has no such timeout: `LegacyWSHandler` adds it, so a
 legacy socket that is not acknowledged (no init, or a rejected one) is closed too.
+It also closes each operation's result stream in the task that ran it: Strawberry's
+handler returns from the loop on an error before execution (a query, an invalid
+subscription) and leaves the stream to the garbage collector, whose clean-up runs in
+another task and context, where the schema extensions' context variables cannot be
+reset (an unhandled task exception and no access line).
 
 Both handlers close a socket whose credentials expired (4401, app.security.expiry), and
 charge each operation a socket starts to its caller's rate-limit budget,
@@ -19,6 +24,8 @@ from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
+from strawberry.types.execution import PreExecutionError
 
 from app.security.expiry import ExpiryWatch
 from app.security.ratelimit import charge, rate_limited_error
@@ -73,6 +80,39 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
                 await self.send_message({"type": "error", "id": message["id"], "payload": refused})
                 return
         await super().handle_start(message)
+
+    async def handle_async_results(
+        self, operation_id: str, query: str, operation_name: str | None, variables: dict[str, object] | None
+    ) -> None:
+        """Strawberry's, with the result stream closed here, whichever way the operation ends."""
+        result_source = None
+        try:
+            result_source = await self.schema.subscribe(
+                query=query,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=self.context,
+                root_value=self.root_value,
+            )
+            self.subscriptions[operation_id] = result_source
+            first = True
+            async for result in result_source:
+                if first and isinstance(result, PreExecutionError):
+                    assert result.errors
+                    error = result.errors[0].formatted
+                    await self.send_message(ErrorMessage(type="error", id=operation_id, payload=error))
+                    return
+                await self.send_data_message(result, operation_id)
+                first = False
+            await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        except asyncio.CancelledError:
+            await self.send_message(CompleteMessage(type="complete", id=operation_id))
+        finally:
+            self.subscriptions.pop(operation_id, None)
+            self.tasks.pop(operation_id, None)
+            if result_source is not None:
+                with contextlib.suppress(RuntimeError):  # already being closed by a `stop`
+                    await result_source.aclose()
 
     async def handle(self) -> None:
         self.expiry = ExpiryWatch(self.context, self.websocket.close)

@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,6 +99,15 @@ def run_cli(*args: str, env: Mapping[str, str], timeout: float = 60) -> subproce
     return result
 
 
+_ERROR_LINE = re.compile(r'^\S+ \S+ (ERROR|CRITICAL) |"level":"(ERROR|CRITICAL)"', re.MULTILINE)
+
+
+def error_lines(output: str) -> list[str]:
+    """The ERROR and CRITICAL lines of a whistle log (text or JSON format), and any traceback."""
+    lines = output.splitlines()
+    return [line for line in lines if _ERROR_LINE.search(line)] + [line for line in lines if line.startswith("Traceback")]
+
+
 class ServerProcess:
     """One `whistle serve --port PORT` subprocess; its output (stdout and stderr) goes to a log file."""
 
@@ -166,7 +176,8 @@ class ServerProcess:
             raise AssertionError(f"whistle {self.name} did not exit within {timeout} s of SIGTERM:\n{self.output()}")
 
     def stop(self, timeout: float = 15.0) -> str:
-        """SIGTERM, wait, and assert a clean exit: a graceful shutdown, no Traceback in the output."""
+        """SIGTERM, wait, and assert a clean exit: a graceful shutdown, no traceback and no
+        ERROR line in the output."""
         if self.process is None:
             return self.output()
         if self.process.poll() is None:
@@ -180,6 +191,7 @@ class ServerProcess:
         assert code in (0, -signal.SIGTERM), f"whistle {self.name} exited with {code}:\n{output}"
         assert "Application shutdown complete" in output, f"whistle {self.name} did not shut down gracefully:\n{output}"
         assert "Traceback" not in output, f"whistle {self.name} logged a traceback:\n{output}"
+        assert not error_lines(output), f"whistle {self.name} logged errors:\n{output}"
         return output
 
     def kill(self) -> None:

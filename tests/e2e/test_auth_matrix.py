@@ -664,8 +664,8 @@ def test_production_serves_graphql_transport_ws_only(tmp_path: Path) -> None:
         application = create_app(jwt_settings(tmp_path, **overrides))
         return next(r.endpoint for r in application.routes if isinstance(getattr(r, "endpoint", None), GraphQLEndpoint))
 
-    assert tuple(endpoint(env="production").protocols) == (TRANSPORT_WS,)
-    assert set(endpoint().protocols) == {TRANSPORT_WS, LEGACY_WS}
+    assert tuple(endpoint(env="production").websocket_subprotocols) == (TRANSPORT_WS,)
+    assert set(endpoint().websocket_subprotocols) == {TRANSPORT_WS, LEGACY_WS}
     assert endpoint().connection_init_wait_timeout == timedelta(seconds=10)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.processes import ROOT, ServerProcess, create_postgres_database, drop_postgres_database, run_cli, whistle_env
+from tests.e2e.processes import ROOT, ServerProcess, error_lines, create_postgres_database, drop_postgres_database, run_cli, whistle_env
 from tests.integration.bus_fixtures import RedisServer, free_port
 
 GATEWAY_DIR = ROOT / "gateway"
@@ -175,3 +175,5 @@ def federated_stack(log_dir: Path, supergraph: Path | None = None, **settings: s
             server.kill()
         redis.stop()
         drop_postgres_database(database_url)
+    logged = [f"{server.name}: {line}" for server in servers for line in error_lines(server.output())]
+    assert not logged, "the federated servers logged errors:\n" + "\n".join(logged)
