@@ -1,22 +1,29 @@
 # `make run` and `make test` each work alone on a fresh machine: they create .venv
 # when it is missing and (re)install whenever pyproject.toml is newer than the venv.
+# `make run` installs only what serving needs; the dev extras come with `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed
 
 .PHONY: run test install clean bench
 
-$(STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $(SERVE_STAMP)
+
+$(STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/whistle serve
+# HOST / PORT: where to serve (WHISTLE_HOST / WHISTLE_PORT work too), e.g. `make run PORT=8080`.
+run: $(SERVE_STAMP)
+	$(BIN)/whistle serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -86,9 +86,10 @@ class Settings(BaseSettings):
     gc_freeze: bool = Field(True, description="Freeze the objects alive after start-up out of the garbage collector's walks.")
 
     # --- security (auth, limits, production defaults) ---------------------------------
-    auth: Literal["dev", "jwt"] | None = Field(
-        None, description="dev: every request is ADMIN unless it carries a token; jwt: tokens required "
-        "(default: dev, except jwt when WHISTLE_ENV=production)."
+    auth: Literal["dev", "jwt", "oidc"] | None = Field(
+        None, description="dev: every request is ADMIN unless it carries a token; jwt: tokens required; "
+        "oidc: sign-in through an OpenID Connect provider, plus bearer tokens (default: dev, except jwt when "
+        "WHISTLE_ENV=production)."
     )
     jwt_jwks_url: str | None = Field(None, description="JWKS URL of the identity provider (e.g. a Keycloak realm's certs).")
     jwt_issuer: str | None = Field(None, description="Required `iss` of tokens.")
@@ -100,6 +101,19 @@ class Settings(BaseSettings):
     jwt_local_keys: str | None = Field(
         None, description="Directory of a local key pair (created when missing) for `whistle token` and /.well-known/jwks.json."
     )
+    # --- OpenID Connect sign-in (WHISTLE_AUTH=oidc; README "Sign in through the identity provider") ---
+    oidc_issuer: str | None = Field(None, description="Issuer URL of the OpenID Provider (discovered at /.well-known/openid-configuration).")
+    oidc_client_id: str | None = Field(None, description="Whistle's client id at the provider (a confidential client).")
+    oidc_client_secret: str | None = Field(None, description="Whistle's client secret at the provider.")
+    oidc_redirect_url: str | None = Field(
+        None, description="The callback URL registered at the provider (default: this server's /auth/callback)."
+    )
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked for (add offline_access where refresh tokens need it).")
+    oidc_client_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
+        "client_secret_basic", description="How Whistle authenticates at the token endpoint."
+    )
+    session_idle_seconds: int = Field(1800, gt=0, description="A session unused this long ends.")
+    session_max_seconds: int = Field(43_200, gt=0, description="A session ends this long after sign-in, used or not.")
     cors_origins: str = Field("", description="Comma-separated origins allowed for CORS and cookie-authenticated mutations.")
     allowed_hosts: str = Field(
         "", description="Comma-separated Host names served (`*.example.org`, `*`); empty: loopback names in dev mode, any in jwt mode."

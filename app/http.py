@@ -40,6 +40,9 @@ from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
 from app.schema.subscription_requests import NEEDS_STREAM, policy_refusal, subscription_document
 from app.security.ratelimit import RateLimiter, charge, operation_type, rate_limited_error
+from app.security.session_store import SessionStoreUnavailable
+from app.security.sessions import SessionUnavailable
+from app.security.ws_session import close_when_session_ends
 from app.security.ws import LegacyWSHandler, TransportWSHandler
 from app.services.deps import ServiceDeps
 
@@ -152,6 +155,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             context.identity = await self._auth.websocket(context.request, context.connection_params)
         except DomainError as error:
             raise ConnectionRejectionError({"message": error.message, "extensions": error.extensions()}) from None
+        except (SessionUnavailable, SessionStoreUnavailable) as error:
+            raise ConnectionRejectionError(
+                {"message": session_unavailable(error)[1], "extensions": {"code": "SERVICE_UNAVAILABLE"}}
+            ) from None
+        if context.identity is not None and context.identity.session_id and self._auth.sessions is not None:
+            close_when_session_ends(context.request, self._auth.sessions, context.identity.session_id)
         return UNSET
 
     @property
@@ -225,6 +234,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = too_many_requests(refused.retry_after)
         except PersistedQueryError as refused:
             response = JSONResponse(refused.body(), refused.status)
+        except (SessionUnavailable, SessionStoreUnavailable) as error:
+            reason, message = session_unavailable(error)
+            response = JSONResponse(
+                {"errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE", "reason": reason}}]},
+                503,
+                headers={"Retry-After": "5"},
+            )
         except BodyTooLarge:
             response = bad_request(
                 f"The request body is larger than {self._max_body_bytes} bytes; send a smaller request.",
@@ -273,6 +289,13 @@ def _ran_for_a_signed_in_caller(result: Any, context: Context) -> bool:
     is signed in (dev mode's implicit ADMIN included)."""
     signed_in = context.identity is not None and context.auth_error is None
     return signed_in and isinstance(result, ExecutionResult) and result.data is not None
+
+
+def session_unavailable(error: Exception) -> tuple[str, str]:
+    """(reason, message) of a session that cannot be served now (Redis or the provider down)."""
+    if isinstance(error, SessionUnavailable):
+        return error.reason, error.message
+    return "SESSION_STORE_UNAVAILABLE", "Sessions cannot be read right now; try again shortly."
 
 
 def json_bytes(data: object) -> bytes:

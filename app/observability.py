@@ -126,8 +126,13 @@ def logging_config(settings: Settings) -> dict[str, Any]:
         "root": {"handlers": ["stderr"], "level": level},
         # uvicorn's loggers write through the root handler, in the same format.
         "loggers": {
-            name: {"handlers": [], "propagate": True, "level": level}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+            **{
+                name: {"handlers": [], "propagate": True, "level": level}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+            },
+            # Alembic's INFO lines (its plugins, each migration step) on every start are
+            # noise to whoever runs the server; its warnings still show, DEBUG shows all.
+            "alembic": {"level": level if level == "DEBUG" else "WARNING"},
         },
     }
 

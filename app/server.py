@@ -35,6 +35,7 @@ from app.repos import reads
 from app.repos.engine import create_engine
 from app.api import build_schema
 from app.schema.subgraphs import Subgraph
+from app.security.auth_endpoints import AuthEndpoints, no_sign_in_status
 from app.security.authn import Authenticator
 from app.security.hosts import HostGuard, host_rule
 from app.security.ratelimit import create_rate_limiter
@@ -104,6 +105,8 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             observability.shutdown()
             if redis_probe is not None:
                 await redis_probe.aclose()
+            if authenticator.sessions is not None:
+                await authenticator.sessions.store.close()
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -122,6 +125,10 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
+    if authenticator.sessions is not None:  # WHISTLE_AUTH=oidc: /auth/login, /auth/callback, ...
+        routes += AuthEndpoints(authenticator, authenticator.sessions).routes()
+    else:
+        routes.append(Route("/auth/status", no_sign_in_status))
     if not settings.subgraph:  # the web app needs the whole schema: a subgraph serves only part of it
         routes += ui_routes()
     if authenticator.local_keys is not None:
@@ -131,7 +138,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
         routes.append(Route("/.well-known/jwks.json", jwks_json))
-    return Starlette(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+    application = Starlette(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+    application.state.sessions = authenticator.sessions  # the sign-in sessions (WHISTLE_AUTH=oidc), else None
+    return application
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

@@ -245,9 +245,12 @@ class Fixture:
         self.available_referee_ids.discard(referee_id)
         self._record(AvailabilityWithdrawn(fixture_id=self.id, referee_id=referee_id))
 
-    def stage(self, referee_id: UUID, role: RefereeRole) -> Assignment:
-        """Upsert the (fixture, referee) pair as STAGED with `role`."""
+    def stage(self, referee_id: UUID, role: RefereeRole, now: datetime) -> Assignment:
+        """Upsert the (fixture, referee) pair as STAGED with `role`; only before kick-off
+        (`now`), since a commit would notify referees about a match already played."""
         self._ensure_scheduled()
+        if self.date <= now:
+            raise Conflict("FIXTURE_PLAYED", "This fixture has already started or been played; it takes no new assignments.")
         held = self.assignments.get(referee_id)
         if held is not None and held.status is AssignmentStatus.COMMITTED:
             raise Conflict(

@@ -5,6 +5,8 @@ Modes (WHISTLE_AUTH):
   verified and used (so REFEREE tokens can be tried). Refused with WHISTLE_ENV=production.
 - `jwt`: a token is required: `Authorization: Bearer <token>` or the HTTP-only
   `access_token` cookie (the header wins when both are sent).
+- `oidc`: people sign in through the OpenID Provider (app.security.sessions) and send the
+  `whistle_session` cookie; API clients keep sending bearer tokens (the header wins).
 
 CSRF: a browser sends the cookie along with cross-site requests, so a mutation
 authenticated by the cookie must come with an `Origin` that is in WHISTLE_CORS_ORIGINS
@@ -34,6 +36,9 @@ from app.domain.errors import DomainError, Forbidden, Unauthenticated
 from app.security.hosts import is_loopback_address
 from app.security.identity import DEV_ADMIN, Identity, Role
 from app.security.local_keys import DEFAULT_TTL, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalKeys, token_claims
+from app.security.oidc import DiscoveredJwks, OidcClient
+from app.security.session_store import create_session_store
+from app.security.sessions import Sessions
 from app.security.tokens import ASYMMETRIC_ALGORITHMS, AnyOf, KeySource, RemoteJwks, StaticKeys, TokenVerifier
 
 log = logging.getLogger("whistle.auth")
@@ -57,11 +62,11 @@ def accepted_algorithms(settings: Settings) -> tuple[str, ...]:
 
 
 def token_issuer(settings: Settings) -> str:
-    return settings.jwt_issuer or LOCAL_ISSUER
+    return settings.jwt_issuer or settings.oidc_issuer or LOCAL_ISSUER
 
 
 def token_audience(settings: Settings) -> str:
-    return settings.jwt_audience or LOCAL_AUDIENCE
+    return settings.jwt_audience or settings.oidc_client_id or LOCAL_AUDIENCE
 
 
 def check_auth_settings(settings: Settings) -> None:
@@ -84,6 +89,17 @@ def check_auth_settings(settings: Settings) -> None:
             "WHISTLE_JWT_JWKS_URL needs WHISTLE_JWT_ISSUER and WHISTLE_JWT_AUDIENCE too: "
             "tokens are only accepted from a known issuer for this audience."
         )
+    if settings.auth_mode == "oidc":
+        missing = [
+            f"WHISTLE_OIDC_{name.upper()}"
+            for name in ("issuer", "client_id", "client_secret")
+            if not getattr(settings, f"oidc_{name}")
+        ]
+        if missing:
+            raise AuthConfigError(
+                f"WHISTLE_AUTH=oidc needs {', '.join(missing)}: the OpenID Provider's issuer URL and "
+                "Whistle's confidential client there."
+            )
     if settings.auth_mode == "jwt" and not settings.jwt_jwks_url and not settings.jwt_local_keys:
         raise AuthConfigError(
             "WHISTLE_AUTH=jwt needs WHISTLE_JWT_JWKS_URL, WHISTLE_JWT_ISSUER and WHISTLE_JWT_AUDIENCE "
@@ -96,13 +112,18 @@ def load_local_keys(settings: Settings) -> LocalKeys | None:
     return LocalKeys.load_or_create(settings.jwt_local_keys) if settings.jwt_local_keys else None
 
 
-def build_verifier(settings: Settings, local_keys: LocalKeys | None) -> TokenVerifier | None:
-    """The token verifier of these settings; None when there is no key to verify with (dev only)."""
+def build_verifier(
+    settings: Settings, local_keys: LocalKeys | None, issuer_keys: KeySource | None = None
+) -> TokenVerifier | None:
+    """The token verifier of these settings; None when there is no key to verify with (dev only).
+    `issuer_keys`: the OpenID Provider's JWKS (WHISTLE_AUTH=oidc)."""
     sources: list[KeySource] = []
     if local_keys is not None:
         sources.append(StaticKeys(local_keys.jwks()))
     if settings.jwt_jwks_url:
         sources.append(RemoteJwks(settings.jwt_jwks_url))
+    elif issuer_keys is not None:
+        sources.append(issuer_keys)
     if not sources:
         return None
     return TokenVerifier(
@@ -168,10 +189,17 @@ def _ws_token(params: Mapping[str, Any] | None) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, verifier: TokenVerifier | None, local_keys: LocalKeys | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        verifier: TokenVerifier | None,
+        local_keys: LocalKeys | None = None,
+        sessions: Sessions | None = None,
+    ) -> None:
         self.mode = settings.auth_mode
         self.verifier = verifier
         self.local_keys = local_keys
+        self.sessions = sessions
         # Origins whose pages may use ambient credentials: listed ones only, never the wildcard.
         origins = (o.strip().rstrip("/") for o in settings.cors_origins.split(","))
         self._origins = frozenset(o for o in origins if o and o != "*")
@@ -180,7 +208,22 @@ class Authenticator:
     def from_settings(cls, settings: Settings) -> Authenticator:
         check_auth_settings(settings)
         local_keys = load_local_keys(settings)
-        return cls(settings, build_verifier(settings, local_keys), local_keys)
+        if settings.auth_mode != "oidc":
+            return cls(settings, build_verifier(settings, local_keys), local_keys)
+        oidc = OidcClient(settings)
+        issuer_keys = DiscoveredJwks(oidc)
+        verifier = build_verifier(settings, local_keys, issuer_keys)
+        assert verifier is not None
+        oidc.id_tokens = TokenVerifier(
+            issuer_keys,
+            issuer=oidc.issuer,
+            audience=oidc.client_id,
+            algorithms=accepted_algorithms(settings),
+            leeway_seconds=settings.jwt_leeway_seconds,
+            kind="ID token",
+        )
+        sessions = Sessions(settings, create_session_store(settings.redis_url), oidc, verifier)
+        return cls(settings, verifier, local_keys, sessions)
 
     @property
     def dev(self) -> bool:
@@ -228,10 +271,18 @@ class Authenticator:
         header = connection.headers.get("authorization")
         if header is not None:
             return await self.verify(_bearer(header))
+        session_id = connection.cookies.get(self.sessions.cookie_name) if self.sessions is not None else None
+        if self.sessions is not None and session_id:
+            return await self.sessions.identity(session_id)  # SessionUnavailable propagates: a 503
         cookie = connection.cookies.get(COOKIE_NAME)
         if cookie:
             return await self.verify(cookie, via_cookie=True)
         return self.anonymous()
+
+    def origin_allowed(self, request: HTTPConnection) -> bool:
+        """Whether the request comes from an allowed origin (a browser always sends Origin on a POST)."""
+        origin = request.headers.get("origin")
+        return origin is not None and self._allowed(origin, request)
 
     def _csrf(self, request: HTTPConnection, identity: Identity | None, what: str) -> Forbidden | None:
         """Why `what` (a mutation, a WebSocket) may not act on ambient credentials from this
@@ -241,9 +292,10 @@ class Authenticator:
             return None
         shown = "no Origin header" if origin is None else f"Origin {origin[:100]!r}"
         if identity is not None and identity.via_cookie:
+            cookie = COOKIE_NAME if identity.session_id is None else "session"
             return Forbidden(
                 "CSRF_ORIGIN",
-                f"{what} authenticated by the {COOKIE_NAME} cookie must come from an allowed origin ({shown}): "
+                f"{what} authenticated by the {cookie} cookie must come from an allowed origin ({shown}): "
                 "add the page's origin to WHISTLE_CORS_ORIGINS (`*` never counts), or send the token instead.",
             )
         if identity is DEV_ADMIN and origin is not None:

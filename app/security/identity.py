@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from uuid import UUID
@@ -20,6 +20,8 @@ class Identity:
     subject: str = ""  # the token's `sub` ("dev" in dev mode without a token)
     expires_at: datetime | None = None  # the token's `exp` plus the leeway; None in dev mode without a token
     via_cookie: bool = False  # the token came from the access_token cookie (CSRF rules apply)
+    # The sign-in session (WHISTLE_AUTH=oidc) this caller came with: it ends when the session does.
+    session_id: str | None = field(default=None, repr=False)
 
     @property
     def is_admin(self) -> bool:

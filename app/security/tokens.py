@@ -214,6 +214,7 @@ class TokenVerifier:
         leeway_seconds: int = 30,
         roles_claim: str = "realm_access.roles",
         referee_claim: str = "referee_id",
+        kind: str = "access token",
     ) -> None:
         unsupported = [a for a in algorithms if a not in ASYMMETRIC_ALGORITHMS]
         if unsupported or not algorithms:
@@ -227,6 +228,7 @@ class TokenVerifier:
         self.leeway = timedelta(seconds=leeway_seconds)
         self.roles_claim = roles_claim
         self.referee_claim = referee_claim
+        self.kind = kind  # what the error messages call the token ("ID token" for OpenID Connect sign-in)
 
     async def verify(self, token: str, *, via_cookie: bool = False) -> Identity:
         claims = await self.claims(token)
@@ -234,11 +236,11 @@ class TokenVerifier:
 
     async def claims(self, token: str) -> dict[str, Any]:
         if not token or len(token) > MAX_TOKEN_LENGTH:
-            raise _invalid("The access token is empty or too long.")
+            raise _invalid(f"The {self.kind} is empty or too long.")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise _invalid("The access token is not a well-formed JWT.") from None
+            raise _invalid(f"The {self.kind} is not a well-formed JWT.") from None
         algorithm = header.get("alg")
         if algorithm not in self.algorithms:
             raise _invalid(
@@ -246,7 +248,7 @@ class TokenVerifier:
             )
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise _invalid("The access token names no signing key (`kid` header).")
+            raise _invalid(f"The {self.kind} names no signing key (`kid` header).")
         try:
             key = await self.keys.key(kid)
         except KeysUnavailable:
@@ -254,9 +256,9 @@ class TokenVerifier:
                 "KEYS_UNAVAILABLE", "The identity provider's signing keys cannot be fetched right now; try again shortly."
             ) from None
         if key is None:
-            raise _invalid("The access token is signed with an unknown key; get a new token.")
+            raise _invalid(f"The {self.kind} is signed with an unknown key; get a new token.")
         if not key.fits(algorithm):
-            raise _invalid(f"The access token's algorithm {algorithm} does not match its signing key.")
+            raise _invalid(f"The {self.kind}'s algorithm {algorithm} does not match its signing key.")
         try:
             claims = jwt.decode(
                 token,
@@ -268,21 +270,21 @@ class TokenVerifier:
                 options={"require": ["exp", "iss", "aud"], "verify_signature": True},
             )
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated("TOKEN_EXPIRED", "The access token has expired; sign in again.") from None
+            raise Unauthenticated("TOKEN_EXPIRED", f"The {self.kind} has expired; sign in again.") from None
         except jwt.ImmatureSignatureError:
             raise Unauthenticated(
-                "TOKEN_NOT_YET_VALID", "The access token is not valid yet (nbf/iat in the future); check the clocks."
+                "TOKEN_NOT_YET_VALID", f"The {self.kind} is not valid yet (nbf/iat in the future); check the clocks."
             ) from None
         except jwt.InvalidIssuerError:
-            raise _invalid("The access token was issued by an issuer this server does not trust.") from None
+            raise _invalid(f"The {self.kind} was issued by an issuer this server does not trust.") from None
         except jwt.InvalidAudienceError:
-            raise _invalid("The access token is meant for another audience.") from None
+            raise _invalid(f"The {self.kind} is meant for another audience.") from None
         except jwt.MissingRequiredClaimError as error:
-            raise _invalid(f"The access token lacks the required `{error.claim}` claim.") from None
+            raise _invalid(f"The {self.kind} lacks the required `{error.claim}` claim.") from None
         except jwt.InvalidSignatureError:
-            raise _invalid("The access token's signature does not verify.") from None
+            raise _invalid(f"The {self.kind}'s signature does not verify.") from None
         except jwt.PyJWTError:
-            raise _invalid("The access token is invalid.") from None
+            raise _invalid(f"The {self.kind} is invalid.") from None
         _check_time_claims(claims)
         return claims
 

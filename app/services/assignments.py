@@ -15,7 +15,7 @@ from app.services.deps import ServiceDeps, found
 async def stage_assignment(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID, role: RefereeRole) -> Assignment:
     async with deps.uow() as uow:
         fixture = await _fixture_and_referee(uow, fixture_id, referee_id)
-        assignment = fixture.stage(referee_id, role)
+        assignment = fixture.stage(referee_id, role, uow.clock())
         if fixture.events:
             await uow.fixtures.save(fixture)
             await uow.commit()

@@ -14,10 +14,13 @@ season of a regional league around Zurich, 2026-09 to 2027-05:
 - the first weeks committed (first and second referee), the following weeks staged,
   all passing the assignment validation; one staged re-assignment of a committed
   second referee; three cancelled fixtures, two of them with a midweek make-up fixture.
+  Staging is for fixtures still to be played: seeded during the season, everything up
+  to a week after the seed day is committed and the next rounds are staged, so that a
+  commit never notifies referees about matches long past.
 
 Everything is deterministic (fixed random seeds per part, `uuid5` ids under a fixed
-namespace), so the demo is the same everywhere for the same league calendar, and it is
-written in one transaction: the demo is there entirely or not at all.
+namespace), so the demo is the same everywhere for the same league calendar and seed
+day, and it is written in one transaction: the demo is there entirely or not at all.
 """
 
 from __future__ import annotations
@@ -122,8 +125,9 @@ KICK_OFFS = {  # day offset from the round's Saturday -> (weight, local kick-off
     1: (0.30, (time(13, 0), time(14, 0), time(15, 0), time(16, 0), time(17, 0))),
 }
 MAKE_UP_KICK_OFF = time(20, 0)  # make-up fixtures: the Wednesday 11 days after the cancelled one
-COMMITTED_BEFORE = date(2026, 10, 19)  # fixtures before: committed first and second referee
-STAGED_BEFORE = date(2026, 11, 16)  # fixtures before (and after the committed ones): staged
+COMMITTED_BEFORE = date(2026, 10, 19)  # fixtures before: committed first and second referee...
+COMMITTED_AHEAD = timedelta(days=7)  # ...or before a week after the seed day, whichever is later
+STAGED_ROUNDS = 4  # the rounds after the committed ones: staged
 COMMITTED_AT = datetime(2026, 8, 28, 17, 0, tzinfo=timezone.utc)  # when the admin committed the autumn plan
 
 _OPEN = AvailabilityLock()  # the demo declares availabilities as if the lock were open
@@ -152,7 +156,7 @@ class Demo:
 
 async def seed_demo(deps: ServiceDeps) -> bool:
     """Load the demo in one transaction; False (and nothing written) when it is already there."""
-    demo = build_demo(deps.calendar)
+    demo = build_demo(deps.calendar, deps.clock())
     try:
         async with deps.uow() as uow:
             if await uow.referees.get(DEMO_MARKER) is not None:
@@ -176,15 +180,15 @@ async def seed_demo(deps: ServiceDeps) -> bool:
     return True
 
 
-def build_demo(calendar: LeagueCalendar) -> Demo:
-    """The whole demo, built with the domain's own rules; pure, no I/O."""
+def build_demo(calendar: LeagueCalendar, now: datetime) -> Demo:
+    """The whole demo as seeded at `now`, built with the domain's own rules; pure, no I/O."""
     referees = _referees()
     venues = _venues()
     teams, home_venue = _teams({v.name: v.id for v in venues})
     club_of = {t.id: t.club for t in teams}
     fixtures = _season_fixtures(teams, home_venue, calendar)
     _availabilities(fixtures, referees, club_of, part="season")
-    plan = _AssignmentPlan(calendar)
+    plan = _AssignmentPlan(calendar, now)
     commit = plan.commit_early_fixtures(fixtures)
     make_ups = _cancellations(fixtures, calendar)
     _availabilities(make_ups, referees, club_of, part="make-ups")
@@ -364,43 +368,55 @@ class _AssignmentPlan:
     per local day (so never two overlapping slots, never two halls on one day), always
     one who declared availability, preferring the least busy."""
 
-    def __init__(self, calendar: LeagueCalendar) -> None:
+    def __init__(self, calendar: LeagueCalendar, now: datetime) -> None:
         self.calendar = calendar
+        self.now = now
+        self.committed_before = max(COMMITTED_BEFORE, calendar.local_day(now) + COMMITTED_AHEAD)
         self.rng = _rng("assignments")
         self.held_days: dict[UUID, set[date]] = defaultdict(set)
         self.load: Counter[UUID] = Counter()
 
     def commit_early_fixtures(self, fixtures: Sequence[Fixture]) -> AssignmentCommit:
-        """First and second referee for every fixture before COMMITTED_BEFORE, committed."""
+        """First and second referee for every fixture before `committed_before`, committed
+        (staged as if before the season, when none of them had been played)."""
         for fixture in fixtures:
-            if self._day(fixture) < COMMITTED_BEFORE:
-                self._staff(fixture, RefereeRole.FIRST)
-                self._staff(fixture, RefereeRole.SECOND)
+            if self._day(fixture) < self.committed_before:
+                self._staff(fixture, RefereeRole.FIRST, COMMITTED_AT)
+                self._staff(fixture, RefereeRole.SECOND, COMMITTED_AT)
         return commit_assignments(fixtures, _id("commit", "autumn"), COMMITTED_AT, self.calendar)
 
     def stage_next_fixtures(self, fixtures: Sequence[Fixture]) -> None:
-        """Staged referees for most unassigned fixtures before STAGED_BEFORE (some with
-        only a first referee yet), and one staged change of a committed second referee."""
-        for fixture in fixtures:
-            if fixture.cancelled or fixture.assignments or self._day(fixture) >= STAGED_BEFORE:
+        """Staged referees for most unassigned fixtures of the STAGED_ROUNDS weekends after
+        the committed ones (some with only a first referee yet), and one staged change of
+        a committed second referee whose fixture is still to be played."""
+        upcoming = [f for f in fixtures if not f.cancelled and self._day(f) >= self.committed_before]
+        saturdays = sorted({_saturday_of(self._day(f)) for f in upcoming})[:STAGED_ROUNDS]
+        for fixture in upcoming:
+            if fixture.assignments or _saturday_of(self._day(fixture)) not in saturdays:
                 continue
             roll = self.rng.random()
             if roll < 0.85:
-                self._staff(fixture, RefereeRole.FIRST)
+                self._staff(fixture, RefereeRole.FIRST, self.now)
             if roll < 0.6:
-                self._staff(fixture, RefereeRole.SECOND)
-        last_committed = [f for f in fixtures if f.committed() and not f.cancelled][-1]
-        self._staff(last_committed, RefereeRole.SECOND)
+                self._staff(fixture, RefereeRole.SECOND, self.now)
+        to_play = [f for f in fixtures if f.committed() and not f.cancelled and f.date > self.now]
+        if to_play:
+            self._staff(to_play[-1], RefereeRole.SECOND, self.now)
 
-    def _staff(self, fixture: Fixture, role: RefereeRole) -> None:
+    def _staff(self, fixture: Fixture, role: RefereeRole, now: datetime) -> None:
         day = self._day(fixture)
         free = [r for r in sorted(fixture.available_referee_ids) if day not in self.held_days[r]]
         if not free:
             return
         referee_id = min(free, key=lambda r: (self.load[r], self.rng.random()))
-        fixture.stage(referee_id, role)
+        fixture.stage(referee_id, role, now)
         self.held_days[referee_id].add(day)
         self.load[referee_id] += 1
 
     def _day(self, fixture: Fixture) -> date:
         return self.calendar.local_day(fixture.date)
+
+
+def _saturday_of(day: date) -> date:
+    """The Saturday of a round's weekend (Friday to Sunday; a Wednesday make-up: the one after)."""
+    return day + timedelta(days=(5 - day.weekday()) % 7 if day.weekday() != 6 else -1)

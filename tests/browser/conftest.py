@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -32,8 +34,10 @@ from tests.integration.bus_fixtures import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+NPM_PROJECT = Path(__file__).parent  # package.json + package-lock.json: axe-core
+AXE = NPM_PROJECT / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 740}
+PHONE = {"width": 390, "height": 844}
 NARROWEST = {"width": 360, "height": 740}
 # A day in the demo season (2026-09 to 2027-05, fixed dates): pages on demo data see the
 # browser's clock stand here, so "upcoming" and the default date windows do not run dry.
@@ -114,20 +118,48 @@ class Api:
         ]["id"]
 
 
+def new_match(api: Api, when: datetime, referees: tuple[str, ...] = (), tag: str = "") -> dict[str, Any]:
+    """A fixture at `when` between two new teams at a new venue (so no day rule refuses it),
+    and new referees (by name) who declared availability for it: {"id", "referees": {name: id}, "name"}."""
+    tag = tag or when.strftime("%d%m%H%M")
+    venue = api.create("Venue", name=f"Halle {tag}", street="Weg 1", zip="8000", city="Zürich")
+    home, away = (api.create("Team", name=f"{side} {tag}", club=f"VC {side} {tag}") for side in ("Heim", "Gast"))
+    fixture = api.data(
+        "mutation($i: CreateFixtureInput!) { createFixture(input: $i) { id } }",
+        i={"date": when.isoformat(), "venueId": venue, "teamHomeId": home, "teamAwayId": away},
+    )["createFixture"]["id"]
+    ids = {}
+    for name in referees:
+        ids[name] = api.create("Referee", name=name, club="VC Neutral")
+        api.data("mutation($f: ID!, $r: ID!) { declareAvailability(fixtureId: $f, refereeId: $r) { fixture { id } } }",
+                 f=fixture, r=ids[name])
+    return {"id": fixture, "referees": ids, "name": f"Heim {tag} – Gast {tag}"}
+
+
+def stage(api: Api, fixture: str, referee: str, role: str = "FIRST") -> None:
+    api.data("mutation($i: StageAssignmentInput!) { stageAssignment(input: $i) { role } }",
+             i={"fixtureId": fixture, "refereeId": referee, "role": role})
+
+
 OpenPage = Callable[..., Any]
 
 
 @pytest.fixture
 def open_page(browser: Any) -> Iterator[OpenPage]:
-    """`open_page(server_url, path="#/fixtures", viewport=DESKTOP, today=None, **context_options)` ->
-    a page of a fresh browser context (its own storage and cookies) showing the app, its clock
-    fixed at `today` when given. After the test, every page must have logged no console error
-    and thrown nothing."""
+    """`open_page(server_url, path="#/fixtures", viewport=DESKTOP, today=None, offline_expected=False,
+    **context_options)` -> a page of a fresh browser context (its own storage and cookies) showing
+    the app, its clock fixed at `today` when given. After the test, every page must have logged no
+    console error (but the browser's refused connections with `offline_expected`) and thrown nothing."""
     contexts: list[Any] = []
     problems: list[str] = []
 
     def open_(
-        url: str, path: str = "", viewport: dict[str, int] = DESKTOP, today: datetime | None = None, **options: Any
+        url: str,
+        path: str = "",
+        viewport: dict[str, int] = DESKTOP,
+        today: datetime | None = None,
+        offline_expected: bool = False,
+        **options: Any,
     ) -> Any:
         context = browser.new_context(viewport=viewport, base_url=url, **options)
         context.set_default_timeout(10_000)
@@ -135,7 +167,14 @@ def open_page(browser: Any) -> Iterator[OpenPage]:
             context.clock.set_fixed_time(today)
         contexts.append(context)
         page = context.new_page()
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        def console(message: Any) -> None:
+            # The browser's own report of a refused connection, when the test stops the server.
+            if offline_expected and "ERR_CONNECTION_REFUSED" in message.text:
+                return
+            if message.type == "error":
+                problems.append(f"console {message.type}: {message.text}")
+
+        page.on("console", console)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.goto(f"/{path}")
         return page
@@ -164,9 +203,62 @@ def screenshot(page: Any, name: str) -> None:
     """Save the page at desktop and phone width under tests/artifacts/ (kept out of git)."""
     ARTIFACTS.mkdir(exist_ok=True)
     viewport = page.viewport_size
-    for label, size in (("1280", DESKTOP), ("375", PHONE)):
+    for label, size in (("1280", DESKTOP), ("390", PHONE)):
         page.set_viewport_size(size)
         height = min(page.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
         clip = {"x": 0, "y": 0, "width": size["width"], "height": height}
         page.screenshot(path=str(ARTIFACTS / f"{name}-{label}.png"), full_page=True, clip=clip)
     page.set_viewport_size(viewport)
+
+
+# --- accessibility (axe-core) -------------------------------------------------------------------
+
+
+def _npm_ci() -> None:
+    """Install axe-core from tests/browser/package-lock.json when it is missing or older than the lock."""
+    stamp = NPM_PROJECT / "node_modules" / ".package-lock.json"
+    lock = NPM_PROJECT / "package-lock.json"
+    if AXE.exists() and stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        _browser_missing("npm is not installed (axe-core comes from npm): install Node 20 and npm")
+    subprocess.run([npm, "ci", "--prefer-offline", "--no-audit", "--no-fund"], cwd=NPM_PROJECT, check=True,
+                   capture_output=True, timeout=300)
+    stamp.touch()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    _npm_ci()
+    return AXE.read_text()
+
+
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page: Any, source: str) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA
+    rules and best practices). The script is evaluated through the DevTools protocol, which
+    the page's Content-Security-Policy does not govern (a <script> tag would be refused)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(source)
+    results = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+              .map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                            nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' '))}))"""
+    )
+    return [f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in results if v["impact"] in SERIOUS]
+
+
+SMALL_TARGETS = """() => [...document.querySelectorAll('a[href], button, input, select, summary')]
+  .filter((el) => el.getClientRects().length > 0 && !el.matches('.inline, .skip'))
+  .map((el) => ({el, box: el.getBoundingClientRect()}))
+  .filter(({box}) => box.width < 44 || box.height < 44)
+  .map(({el, box}) => `${el.tagName.toLowerCase()} "${(el.getAttribute('aria-label') || el.textContent || '').trim().slice(0, 40)}" `
+                      + `${Math.round(box.width)}x${Math.round(box.height)}`)"""
+
+
+def small_targets(page: Any) -> list[str]:
+    """The visible controls smaller than 44 x 44 px (links inside a sentence excepted, as in WCAG 2.5.5)."""
+    return page.evaluate(SMALL_TARGETS)

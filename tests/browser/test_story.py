@@ -72,10 +72,11 @@ def test_admin_creates_referee_declares_admin_commits_referee_sees_it_live(serve
     board = admin.get_by_role("article", name="Board: Seebären – Bergadler")
     board.get_by_role("button", name="Stage Rita Pfiff as first referee of Seebären – Bergadler").click()
     expect(board).to_contain_text("Staged")
-    expect(admin.get_by_text("1 staged assignment on these fixtures.")).to_be_visible()
+    expect(admin.get_by_text("1 staged assignment to commit.")).to_be_visible()
     admin.get_by_role("button", name="Commit staged assignments").click()
     expect(board).to_contain_text("Committed")
-    expect(admin.get_by_text("0 staged assignments on these fixtures.")).to_be_visible()
+    expect(admin.get_by_text("0 staged assignments to commit.")).to_be_visible()
+    expect(admin.locator(".toolbar .note")).to_have_text(re.compile(r"^1 assignment committed"))
 
     # The referee sees the assignment and the notification, without a reload.
     assignments = referee.get_by_role("region", name="Assignments of Rita Pfiff")
@@ -89,7 +90,7 @@ def test_admin_creates_referee_declares_admin_commits_referee_sees_it_live(serve
     # The other admin's board followed the commit live.
     expect(watched).to_contain_text("Committed")
     expect(watched).to_contain_text("First: Rita Pfiff")
-    expect(watcher.get_by_role("status")).to_contain_text("1 assignment(s) committed")
+    expect(watcher.get_by_role("status")).to_contain_text("1 assignment committed at ")
     assert_not_reloaded(watcher)
 
     # The referee reads the notification.

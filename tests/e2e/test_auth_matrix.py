@@ -112,10 +112,10 @@ async def build_ids(league: League) -> Ids:
     own, other = await league.referee("Own Referee"), await league.referee("Other Referee")
     team_a, team_b, team_c, team_d = [await league.team() for _ in range(4)]
     venue_1, venue_2 = await league.venue(), await league.venue()
-    f1 = await league.fixture("2026-05-02T18:00:00Z", venue_1, team_a, team_b)
-    f2 = await league.fixture("2026-05-09T18:00:00Z", venue_1, team_c, team_d)
-    f4 = await league.fixture("2026-05-23T18:00:00Z", venue_1, team_a, team_b)
-    f5 = await league.fixture("2026-05-30T18:00:00Z", venue_1, team_c, team_d)
+    f1 = await league.fixture("2037-05-02T18:00:00Z", venue_1, team_a, team_b)
+    f2 = await league.fixture("2037-05-09T18:00:00Z", venue_1, team_c, team_d)
+    f4 = await league.fixture("2037-05-23T18:00:00Z", venue_1, team_a, team_b)
+    f5 = await league.fixture("2037-05-30T18:00:00Z", venue_1, team_c, team_d)
     await league.declare(f5, other)
     await league.stage(f5, other, "FIRST")
     await league.commit()  # `other` holds a committed assignment (and got a notification)
@@ -207,13 +207,13 @@ OPERATIONS: list[Op] = [
         "createFixture",
         ADMIN,
         "mutation($v: ID!, $h: ID!, $a: ID!) { createFixture(input: "
-        "{date: \"2026-06-06T18:00:00Z\", venueId: $v, teamHomeId: $h, teamAwayId: $a}) { id } }",
+        "{date: \"2037-06-06T18:00:00Z\", venueId: $v, teamHomeId: $h, teamAwayId: $a}) { id } }",
         lambda i, r: {"v": i.venue_2, "h": i.team_a, "a": i.team_b},
     ),
     Op(
         "changeFixtureDate",
         ADMIN,
-        "mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: \"2026-05-16T18:00:00Z\") { id } }",
+        "mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: \"2037-05-16T18:00:00Z\") { id } }",
         lambda i, r: {"f": i.f2},
     ),
     Op(
@@ -724,7 +724,7 @@ async def test_websocket_authentication_and_subscription_matrix(server: tuple[Se
     async with httpx.AsyncClient(base_url=process.url, headers={"Authorization": f"Bearer {admin_token}"}, trust_env=False) as http:
         league = League(GraphQL(http))
         own, other = await league.referee("Own"), await league.referee("Other")
-        fixture = await league.fixture("2026-05-02T18:00:00Z")
+        fixture = await league.fixture("2037-05-02T18:00:00Z")
         await league.declare(fixture, own)
         await league.declare(fixture, other)
         referee_token = mint_local_token(settings, Role.REFEREE, UUID(own))

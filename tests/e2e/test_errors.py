@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.e2e.helpers import UNKNOWN_ID, GraphQL, League, assert_no_leak, assert_refused, only_error
 
-DAY = "2026-05-02"  # a Saturday; fixtures below start on it unless they say otherwise
+DAY = "2037-05-02"  # a Saturday; fixtures below start on it unless they say otherwise
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ async def test_a_malformed_id_in_every_id_argument_is_invalid_id(gql: GraphQL, l
             "mutation($id: ID!) { changeRefereeClub(refereeId: $id, club: \"VC Ost\") { id } }",
             {"id": bad},
         ),
-        ("changeFixtureDate", "mutation($id: ID!) { changeFixtureDate(fixtureId: $id, date: \"2026-05-09T18:00:00Z\") { id } }", {"id": bad}),
+        ("changeFixtureDate", "mutation($id: ID!) { changeFixtureDate(fixtureId: $id, date: \"2037-05-09T18:00:00Z\") { id } }", {"id": bad}),
         ("changeFixtureVenue", "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id } }", {"f": bad, "v": venue}),
         ("changeFixtureVenue", "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id } }", {"f": fixture, "v": bad}),
         ("cancelFixture", "mutation($f: ID!) { cancelFixture(fixtureId: $f) { id } }", {"f": bad}),
@@ -163,13 +163,13 @@ async def test_an_id_is_invalid_id_in_any_malformed_spelling(gql: GraphQL) -> No
 # --- BAD_USER_INPUT / INVALID_DATETIME -------------------------------------------------------
 
 BAD_DATETIMES = [
-    "2026-03-01T18:30:00",  # no offset
-    "2026-03-01T18:30+01:00",  # no seconds
-    "2026-03-01",  # a date alone
-    "2026-13-01T18:30:00Z",  # month 13
-    "2026-02-30T18:30:00Z",  # 30 February
-    "2026-03-01T24:00:00Z",  # hour 24
-    "2026-03-01T18:30:00+25:00",  # offset out of range
+    "2037-03-01T18:30:00",  # no offset
+    "2037-03-01T18:30+01:00",  # no seconds
+    "2037-03-01",  # a date alone
+    "2037-13-01T18:30:00Z",  # month 13
+    "2037-02-30T18:30:00Z",  # 30 February
+    "2037-03-01T24:00:00Z",  # hour 24
+    "2037-03-01T18:30:00+25:00",  # offset out of range
     "18:30:00Z",  # a time alone
     "tomorrow",
     "",
@@ -294,7 +294,7 @@ async def test_page_sizes_out_of_range_are_invalid_page_size(gql: GraphQL, leagu
 
 async def test_cursors_this_server_did_not_issue_are_invalid_cursor(gql: GraphQL, league: League) -> None:
     venue = await league.venue()
-    for day in ["2026-05-02", "2026-05-09", "2026-05-16"]:
+    for day in ["2037-05-02", "2037-05-09", "2037-05-16"]:
         await league.fixture(f"{day}T18:00:00Z", venue)
     page = await gql.data("{ fixtures(first: 1) { pageInfo { endCursor } } }")
     cursor = page["fixtures"]["pageInfo"]["endCursor"]
@@ -354,7 +354,7 @@ async def test_unknown_objects_are_not_found_with_their_reason(gql: GraphQL, lea
     fixture = await league.fixture(f"{DAY}T18:00:00Z", venue, home, away)
     unknown = UNKNOWN_ID
     create = "mutation($i: CreateFixtureInput!) { createFixture(input: $i) { id } }"
-    new = {"date": "2026-05-09T18:00:00Z", "venueId": venue, "teamHomeId": home, "teamAwayId": away}
+    new = {"date": "2037-05-09T18:00:00Z", "venueId": venue, "teamHomeId": home, "teamAwayId": away}
 
     def pair(field: str) -> str:
         selection = " { fixture { id } }" if field.endswith("Availability") else ""
@@ -372,7 +372,7 @@ async def test_unknown_objects_are_not_found_with_their_reason(gql: GraphQL, lea
          {"f": fixture, "v": unknown}, "VENUE_NOT_FOUND"),
         ("changeFixtureVenue", "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id } }",
          {"f": unknown, "v": venue}, "FIXTURE_NOT_FOUND"),
-        ("changeFixtureDate", 'mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: "2026-05-09T18:00:00Z") { id } }',
+        ("changeFixtureDate", 'mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: "2037-05-09T18:00:00Z") { id } }',
          {"f": unknown}, "FIXTURE_NOT_FOUND"),
         ("cancelFixture", "mutation($f: ID!) { cancelFixture(fixtureId: $f) { id } }", {"f": unknown},
          "FIXTURE_NOT_FOUND"),
@@ -404,7 +404,7 @@ async def test_schedule_clashes_on_the_same_day_are_venue_busy_then_team_busy(gq
     north, south, west = await league.venue("North"), await league.venue("South"), await league.venue("West")
     a, b, c, d, e, f = [await league.team() for _ in range(6)]
     await league.fixture(f"{DAY}T14:00:00Z", north, a, b)
-    later = await league.fixture("2026-05-09T14:00:00Z", south, c, d)
+    later = await league.fixture("2037-05-09T14:00:00Z", south, c, d)
     create = "mutation($i: CreateFixtureInput!) { createFixture(input: $i) { id } }"
 
     def new(venue: str, home: str, away: str, date: str = f"{DAY}T19:00:00+02:00") -> dict[str, Any]:
@@ -419,18 +419,18 @@ async def test_schedule_clashes_on_the_same_day_are_venue_busy_then_team_busy(gq
     # onto 05-16, where c plays at West: TEAM_BUSY.
     change_date = "mutation($f: ID!, $d: DateTime!) { changeFixtureDate(fixtureId: $f, date: $d) { id } }"
     third = await league.fixture(f"{DAY}T16:00:00Z", south, e, f)
-    await league.fixture("2026-05-16T14:00:00Z", west, c, f)
+    await league.fixture("2037-05-16T14:00:00Z", west, c, f)
     await league.refused(change_date, {"f": later, "d": f"{DAY}T20:00:00Z"}, "CONFLICT", "VENUE_BUSY",
                          field="changeFixtureDate")
-    await league.refused(change_date, {"f": later, "d": "2026-05-16T19:00:00+02:00"}, "CONFLICT", "TEAM_BUSY",
+    await league.refused(change_date, {"f": later, "d": "2037-05-16T19:00:00+02:00"}, "CONFLICT", "TEAM_BUSY",
                          field="changeFixtureDate")
     change_venue = "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id } }"
     await league.refused(change_venue, {"f": third, "v": north}, "CONFLICT", "VENUE_BUSY", field="changeFixtureVenue")
     # Team c plays `later`; a new fixture of c on the later day at another venue is TEAM_BUSY.
-    await league.refused(create, new(west, e, c, "2026-05-09T10:00:00Z"), "CONFLICT", "TEAM_BUSY",
+    await league.refused(create, new(west, e, c, "2037-05-09T10:00:00Z"), "CONFLICT", "TEAM_BUSY",
                          field="createFixture")
     # The next day is free (same day means the same UTC calendar date by default).
-    assert await league.fixture("2026-05-03T00:30:00Z", north, a, b)
+    assert await league.fixture("2037-05-03T00:30:00Z", north, a, b)
 
 
 async def test_cancelling_twice_is_already_cancelled_and_changing_a_cancelled_fixture_is_fixture_cancelled(
@@ -444,7 +444,7 @@ async def test_cancelling_twice_is_already_cancelled_and_changing_a_cancelled_fi
     cases = [
         ("cancelFixture", "mutation($f: ID!) { cancelFixture(fixtureId: $f) { id } }", {"f": fixture},
          "ALREADY_CANCELLED"),
-        ("changeFixtureDate", "mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: \"2026-06-01T18:00:00Z\") { id } }",
+        ("changeFixtureDate", "mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: \"2037-06-01T18:00:00Z\") { id } }",
          {"f": fixture}, "FIXTURE_CANCELLED"),
         ("changeFixtureVenue", "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id } }",
          {"f": fixture, "v": other_venue}, "FIXTURE_CANCELLED"),
@@ -539,6 +539,15 @@ async def test_a_commit_with_problems_is_validation_failed_listing_them_and_comm
     assert len((await gql.data("{ assignments(status: STAGED) { role } }"))["assignments"]) == 4
 
 
+async def test_staging_on_a_fixture_already_played_is_fixture_played(league: League) -> None:
+    referee = await league.referee()
+    played = await league.fixture("2026-05-02T18:00:00Z")  # before today: a match of the past
+    await league.declare(played, referee)
+    error = await league.refused(STAGE, {"i": {"fixtureId": played, "refereeId": referee, "role": "FIRST"}},
+                                 "CONFLICT", "FIXTURE_PLAYED", field="stageAssignment")
+    assert "already" in error["message"]
+
+
 # --- precedence -------------------------------------------------------------------------------
 
 
@@ -546,7 +555,7 @@ async def test_when_several_rules_refuse_the_first_in_the_contract_order_is_repo
     referee, other = await league.referee(), await league.referee()
     venue = await league.venue()
     fixture = await league.fixture(f"{DAY}T18:00:00Z", venue)
-    cancelled = await league.fixture("2026-05-09T18:00:00Z", venue)
+    cancelled = await league.fixture("2037-05-09T18:00:00Z", venue)
     await league.declare(fixture, referee)
     await league.declare(cancelled, referee)
     await league.stage(cancelled, referee, "FIRST")
@@ -590,7 +599,7 @@ async def test_when_several_rules_refuse_the_first_in_the_contract_order_is_repo
 
 async def test_an_invalid_datetime_literal_is_reported_before_an_unknown_fixture(league: League) -> None:
     await league.refused(
-        f'mutation {{ changeFixtureDate(fixtureId: "{UNKNOWN_ID}", date: "2026-05-02") {{ id }} }}',
+        f'mutation {{ changeFixtureDate(fixtureId: "{UNKNOWN_ID}", date: "2037-05-02") {{ id }} }}',
         None,
         "BAD_USER_INPUT",
         "INVALID_DATETIME",

@@ -209,7 +209,7 @@ async def refused(ws: WsClient, query: str, variables: dict[str, Any], code: str
 async def test_commit_through_a_reaches_subscribers_on_b_once(cluster: Cluster, sides: Sides) -> None:
     league = sides.league
     first, second = await league.referee("Anna Live"), await league.referee("Ben Live")
-    match = await new_match(league, "2026-05-02T18:00:00+02:00")
+    match = await new_match(league, "2037-05-02T18:00:00+02:00")
     for referee in (first, second):
         await league.declare(match.id, referee)
     await league.stage(match.id, first, "FIRST")
@@ -263,16 +263,16 @@ async def test_commit_through_a_reaches_subscribers_on_b_once(cluster: Cluster, 
 
 @pytest.mark.postgres
 async def test_both_protocols_and_refused_subscriptions(cluster: Cluster, sides: Sides) -> None:
-    match = await new_match(sides.league, "2026-05-09T18:00:00+02:00")
+    match = await new_match(sides.league, "2037-05-09T18:00:00+02:00")
     async with WsClient.open(cluster.b.ws_url, TRANSPORT_WS) as modern, WsClient.open(cluster.b.ws_url, LEGACY_WS) as legacy:
         clients = (modern, legacy)
         ops = [await ws.subscribe(FIXTURE_CHANGED, {"f": match.id}) for ws in clients]
         await asyncio.sleep(SETTLE)
-        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2026-05-09T19:00:00+02:00"})
+        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2037-05-09T19:00:00+02:00"})
         for ws, op in zip(clients, ops, strict=True):
             change = (await result(ws, op, 2.0))["fixtureChanged"]
             assert change["kind"] == "DATE_CHANGED", (ws.protocol, change)
-            assert change["fixture"]["date"] == "2026-05-09T17:00:00+00:00"
+            assert change["fixture"]["date"] == "2037-05-09T17:00:00+00:00"
 
         for ws in clients:
             await refused(ws, FIXTURE_CHANGED, {"f": "not-a-uuid"}, "BAD_USER_INPUT", "INVALID_ID")
@@ -283,13 +283,13 @@ async def test_both_protocols_and_refused_subscriptions(cluster: Cluster, sides:
         # The sockets still serve the subscription they had, and new ones.
         again = [await ws.subscribe(FIXTURE_CHANGED, {"f": match.id.upper()}) for ws in clients]
         await asyncio.sleep(SETTLE)
-        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2026-05-09T20:00:00+02:00"})
+        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2037-05-09T20:00:00+02:00"})
         for ws, op in zip(clients * 2, ops + again, strict=True):
             change = (await result(ws, op, 2.0))["fixtureChanged"]
             assert change["kind"] == "DATE_CHANGED", (ws.protocol, change)
             assert change["fixture"] == {
                 "id": match.id,
-                "date": "2026-05-09T18:00:00+00:00",
+                "date": "2037-05-09T18:00:00+00:00",
                 "status": "SCHEDULED",
                 "venue": {"name": match.venue},
             }
@@ -301,7 +301,7 @@ async def test_both_protocols_and_refused_subscriptions(cluster: Cluster, sides:
 @pytest.mark.postgres
 async def test_fixture_changes_arrive_on_b_in_commit_order(cluster: Cluster, sides: Sides) -> None:
     league = sides.league
-    match = await new_match(league, "2026-05-16T18:00:00+02:00")
+    match = await new_match(league, "2037-05-16T18:00:00+02:00")
     other_venue = await league.venue("Live Hall Elsewhere")
     async with WsClient.open(cluster.b.ws_url) as ws:
         mine = await ws.subscribe(FIXTURE_CHANGED, {"f": match.id})
@@ -309,15 +309,15 @@ async def test_fixture_changes_arrive_on_b_in_commit_order(cluster: Cluster, sid
         await asyncio.sleep(SETTLE)
 
         started = time.monotonic()
-        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2026-05-16T16:30:00+02:00"})
+        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2037-05-16T16:30:00+02:00"})
         change = (await result(ws, mine, 2.0))["fixtureChanged"]
         latency("fixtureChanged(DATE_CHANGED) A->B", started)
         assert change["kind"] == "DATE_CHANGED"
         assert change["fixture"]["id"] == match.id
-        assert change["fixture"]["date"] == "2026-05-16T14:30:00+00:00"
+        assert change["fixture"]["date"] == "2037-05-16T14:30:00+00:00"
 
         # Three changes back to back: they arrive in the order they were committed.
-        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2026-05-16T17:00:00+02:00"})
+        await sides.a.data(CHANGE_DATE, {"f": match.id, "d": "2037-05-16T17:00:00+02:00"})
         await sides.a.data(CHANGE_VENUE, {"f": match.id, "v": other_venue})
         await sides.a.data(CANCEL, {"f": match.id})
         kinds = [(await result(ws, mine, 2.0))["fixtureChanged"]["kind"] for _ in range(3)]
@@ -368,7 +368,7 @@ async def test_change_through_a_invalidates_the_cache_of_b(cluster: Cluster, sid
 async def test_redis_outage_loses_and_doubles_nothing(cluster: Cluster, sides: Sides) -> None:
     league = sides.league
     first, second = await league.referee("Emil Live"), await league.referee("Fay Live")
-    matches = [await new_match(league, f"2026-06-{day:02d}T18:00:00+02:00") for day in (6, 13, 20)]
+    matches = [await new_match(league, f"2037-06-{day:02d}T18:00:00+02:00") for day in (6, 13, 20)]
     for match in matches:
         for referee in (first, second):
             await league.declare(match.id, referee)
@@ -386,7 +386,7 @@ async def test_redis_outage_loses_and_doubles_nothing(cluster: Cluster, sides: S
             await league.stage(match.id, second, "SECOND")
             data = await sides.a.data("mutation { commitAssignments { id } }")
             commit_ids.append(data["commitAssignments"]["id"])
-        await sides.a.data(CHANGE_DATE, {"f": matches[0].id, "d": "2026-06-06T19:00:00+02:00"})
+        await sides.a.data(CHANGE_DATE, {"f": matches[0].id, "d": "2037-06-06T19:00:00+02:00"})
         latency("10 mutations through A while Redis is down", outage)
         await asyncio.sleep(1.0)
         for op in (commits, notes):
@@ -426,8 +426,8 @@ async def test_redis_outage_loses_and_doubles_nothing(cluster: Cluster, sides: S
 async def test_backlog_of_one_fixture_drains_at_once_after_an_outage(cluster: Cluster, sides: Sides) -> None:
     """Only the oldest unpublished event of an aggregate can be claimed at a time: a backlog
     of one fixture's changes must still go out in one go, not one per relay poll."""
-    match = await new_match(sides.league, "2026-06-27T18:00:00+02:00")  # nobody to notify: no other traffic
-    dates = [f"2026-06-27T{hour:02d}:00:00+00:00" for hour in range(4, 16)]
+    match = await new_match(sides.league, "2037-06-27T18:00:00+02:00")  # nobody to notify: no other traffic
+    dates = [f"2037-06-27T{hour:02d}:00:00+00:00" for hour in range(4, 16)]
     async with WsClient.open(cluster.b.ws_url) as ws:
         changes_op = await ws.subscribe(FIXTURE_CHANGED, {"f": match.id})
         await asyncio.sleep(SETTLE)
@@ -485,7 +485,7 @@ async def test_embedded_default_single_process(tmp_path: Path) -> None:
             gql = GraphQL(http)
             league = League(gql)
             first, second = await league.referee("Gina Solo"), await league.referee("Hugo Solo")
-            match = await new_match(league, "2026-07-04T18:00:00+02:00")
+            match = await new_match(league, "2037-07-04T18:00:00+02:00")
             for referee in (first, second):
                 await league.declare(match.id, referee)
             await league.stage(match.id, first, "FIRST")

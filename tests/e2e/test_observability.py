@@ -104,6 +104,18 @@ def test_logs_are_json_in_production_and_text_otherwise(tmp_path: Path) -> None:
     assert formatter(env="production", log_format="text", **keys).endswith("TextFormatter")
 
 
+def test_a_start_that_migrates_a_new_database_logs_no_alembic_info_line(tmp_path: Path) -> None:
+    from tests.e2e.processes import ServerProcess, whistle_env
+    from tests.integration.bus_fixtures import free_port
+
+    def started(level: str) -> str:
+        env = whistle_env(database_url=f"sqlite+aiosqlite:///{tmp_path}/{level}.db", seed_demo="false", log_level=level)
+        return ServerProcess(f"quiet-{level}", free_port(), env, tmp_path).start().stop()
+
+    assert "alembic" not in started("INFO"), "a plain start says nothing about its migrations"
+    assert "alembic.runtime.migration" in started("DEBUG"), "DEBUG still shows them"
+
+
 # --- request ids and the access line ------------------------------------------------------------------
 
 

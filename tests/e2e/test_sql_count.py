@@ -117,10 +117,10 @@ async def seed(engine: AsyncEngine, fixtures: int) -> Seeded:
         first, second, spare = refs[n % 20], refs[(n + 1) % 20], refs[20 + n % 20]
         for referee in (first, second, spare):
             fixture.declare_availability(referee.id, open_lock)
-        fixture.stage(first.id, RefereeRole.FIRST)
-        fixture.stage(second.id, RefereeRole.SECOND)
+        fixture.stage(first.id, RefereeRole.FIRST, start - timedelta(days=1))
+        fixture.stage(second.id, RefereeRole.SECOND, start - timedelta(days=1))
         fixture.commit_staged()
-        fixture.stage(spare.id, RefereeRole.SECOND)
+        fixture.stage(spare.id, RefereeRole.SECOND, start - timedelta(days=1))
         seeded.fixtures.append(fixture)
     async with UnitOfWork(engine) as uow:
         for aggregate in [*seeded.referees, *seeded.teams, *seeded.venues, *seeded.fixtures]:

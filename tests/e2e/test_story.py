@@ -151,16 +151,16 @@ async def test_the_whole_story_of_a_season_over_http(gql: GraphQL) -> None:
     assert (sued["telephone"], sued["email"]) == (None, None)  # "" and omitted both mean absent
 
     # --- fixtures: input with any offset, output in UTC -------------------------------
-    f1 = await create_fixture(gql, "2026-03-07T17:30:00+01:00", sued["id"], charlie["id"], delta["id"])
-    f2 = await create_fixture(gql, "2026-03-07T18:30:00+01:00", nord["id"], alpha["id"], bravo["id"])
-    f3 = await create_fixture(gql, "2026-03-14T15:00:00Z", nord["id"], bravo["id"], charlie["id"])
-    f4 = await create_fixture(gql, "2026-03-21T09:00:00-05:00", sued["id"], delta["id"], alpha["id"])
-    f5 = await create_fixture(gql, "2026-03-28T19:00:00.250Z", nord["id"], alpha["id"], charlie["id"])
-    assert f1["date"] == "2026-03-07T16:30:00+00:00"
-    assert f2["date"] == "2026-03-07T17:30:00+00:00"
-    assert f3["date"] == "2026-03-14T15:00:00+00:00"
-    assert f4["date"] == "2026-03-21T14:00:00+00:00"
-    assert f5["date"].startswith("2026-03-28T19:00:00.25") and f5["date"].endswith("+00:00")
+    f1 = await create_fixture(gql, "2037-03-07T17:30:00+01:00", sued["id"], charlie["id"], delta["id"])
+    f2 = await create_fixture(gql, "2037-03-07T18:30:00+01:00", nord["id"], alpha["id"], bravo["id"])
+    f3 = await create_fixture(gql, "2037-03-14T15:00:00Z", nord["id"], bravo["id"], charlie["id"])
+    f4 = await create_fixture(gql, "2037-03-21T09:00:00-05:00", sued["id"], delta["id"], alpha["id"])
+    f5 = await create_fixture(gql, "2037-03-28T19:00:00.250Z", nord["id"], alpha["id"], charlie["id"])
+    assert f1["date"] == "2037-03-07T16:30:00+00:00"
+    assert f2["date"] == "2037-03-07T17:30:00+00:00"
+    assert f3["date"] == "2037-03-14T15:00:00+00:00"
+    assert f4["date"] == "2037-03-21T14:00:00+00:00"
+    assert f5["date"].startswith("2037-03-28T19:00:00.25") and f5["date"].endswith("+00:00")
     assert f1["status"] == "SCHEDULED"
     assert (f2["venue"]["name"], f2["teamHome"]["name"], f2["teamAway"]["name"]) == (
         "Sporthalle Nord",
@@ -188,9 +188,9 @@ async def test_the_whole_story_of_a_season_over_http(gql: GraphQL) -> None:
         "query($id: ID!, $from: DateTime, $to: DateTime) { referee(id: $id) {"
         " all: availableFixtures { id date }"
         " window: availableFixtures(from: $from, to: $to) { id }"
-        " fromExact: availableFixtures(from: \"2026-03-14T16:00:00+01:00\") { id } } }",
+        " fromExact: availableFixtures(from: \"2037-03-14T16:00:00+01:00\") { id } } }",
         # from inclusive (f2 is before it), to exclusive (f5 starts exactly then)
-        {"id": anna["id"], "from": "2026-03-10T00:00:00Z", "to": "2026-03-28T19:00:00.250Z"},
+        {"id": anna["id"], "from": "2037-03-10T00:00:00Z", "to": "2037-03-28T19:00:00.250Z"},
     )
     assert ids(data["referee"]["all"]) == [f2["id"], f3["id"], f5["id"]]  # by date
     assert ids(data["referee"]["window"]) == [f3["id"]]
@@ -301,16 +301,16 @@ async def test_the_whole_story_of_a_season_over_http(gql: GraphQL) -> None:
     # --- schedule changes ------------------------------------------------------------------
     moved = await gql.data(
         "mutation($f: ID!, $d: DateTime!) { changeFixtureDate(fixtureId: $f, date: $d) { id date } }",
-        {"f": f3["id"], "d": "2026-03-15T10:00:00+01:00"},
+        {"f": f3["id"], "d": "2037-03-15T10:00:00+01:00"},
     )
-    assert moved["changeFixtureDate"] == {"id": f3["id"], "date": "2026-03-15T09:00:00+00:00"}
+    assert moved["changeFixtureDate"] == {"id": f3["id"], "date": "2037-03-15T09:00:00+00:00"}
     moved = await gql.data(
         "mutation($f: ID!, $v: ID!) { changeFixtureVenue(fixtureId: $f, venueId: $v) { id venue { id name } } }",
         {"f": f3["id"], "v": sued["id"]},
     )
     assert moved["changeFixtureVenue"]["venue"] == {"id": sued["id"], "name": "Halle Süd"}
     state = await fixture_state(gql, f3["id"])
-    assert (state["date"], state["venue"]["id"]) == ("2026-03-15T09:00:00+00:00", sued["id"])
+    assert (state["date"], state["venue"]["id"]) == ("2037-03-15T09:00:00+00:00", sued["id"])
 
     # --- cancellation: staged assignments go, committed referees stay on record -----------
     await stage(gql, f4["id"], dora["id"], "SECOND")
@@ -343,7 +343,7 @@ async def test_the_whole_story_of_a_season_over_http(gql: GraphQL) -> None:
         "referee": {"id": anna["id"], "name": "anna Amrein", "club": "VC Nord"},
         "team": {"id": alpha["id"], "name": "Team Alpha"},
         "venue": {"id": nord["id"], "name": "Sporthalle Nord"},
-        "fixture": {"id": f1["id"], "date": "2026-03-07T16:30:00+00:00"},
+        "fixture": {"id": f1["id"], "date": "2037-03-07T16:30:00+00:00"},
     }
     unknown = "00000000-0000-4000-8000-000000000000"
     data = await gql.data(
@@ -414,7 +414,7 @@ async def test_the_whole_story_of_a_season_over_http(gql: GraphQL) -> None:
     every = [f1["id"], f2["id"], f3["id"], f4["id"], f5["id"]]  # f3 moved to 03-15, still third
     assert (await page({}))[:2] == (every, 5)
     # from inclusive (f2 starts exactly then), to exclusive (f4 starts exactly then)
-    assert (await page({"from": "2026-03-07T18:30:00+01:00", "to": "2026-03-21T14:00:00Z"}))[:2] == (
+    assert (await page({"from": "2037-03-07T18:30:00+01:00", "to": "2037-03-21T14:00:00Z"}))[:2] == (
         [f2["id"], f3["id"]],
         2,
     )

@@ -74,6 +74,8 @@ async def test_refused_staging_and_removal_write_nothing(deps, world) -> None:
     await world.staged(fixture.id, staged.id, SECOND)
     cancelled = await world.fixture(KICK_OFF + timedelta(days=1))
     await fixture_service.cancel_fixture(deps, cancelled.id)
+    played = await world.fixture(deps.clock() - timedelta(hours=1))
+    await world.declared(played.id, idle.id)
     before = await world.snapshot()
 
     stage, remove_staged, remove_committed = (
@@ -85,6 +87,7 @@ async def test_refused_staging_and_removal_write_nothing(deps, world) -> None:
         (NotFound, "FIXTURE_NOT_FOUND", lambda: stage(deps, uuid4(), idle.id, FIRST)),
         (NotFound, "REFEREE_NOT_FOUND", lambda: stage(deps, fixture.id, uuid4(), FIRST)),
         (Conflict, "FIXTURE_CANCELLED", lambda: stage(deps, cancelled.id, idle.id, FIRST)),
+        (Conflict, "FIXTURE_PLAYED", lambda: stage(deps, played.id, idle.id, FIRST)),
         (Conflict, "ALREADY_COMMITTED", lambda: stage(deps, fixture.id, committed.id, SECOND)),
         (NotFound, "ASSIGNMENT_NOT_FOUND", lambda: remove_staged(deps, fixture.id, idle.id)),
         (Conflict, "ALREADY_COMMITTED", lambda: remove_staged(deps, fixture.id, committed.id)),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from datetime import date, time, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta, timezone
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,12 +22,17 @@ from tests.integration.conftest import World
 
 ZURICH = ZoneInfo("Europe/Zurich")
 CALENDAR = LeagueCalendar(ZURICH, timedelta(minutes=150))
+SEED_DAY = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)  # the demo as seeded early in its season
+
+
+def seeded_on(day: datetime) -> Callable[[], datetime]:
+    return lambda: day
 
 
 @pytest.fixture
 def zurich(engine: AsyncEngine) -> ServiceDeps:
     """Service dependencies of a league in Zurich, on a fresh database of each backend."""
-    return ServiceDeps(engine, CALENDAR)
+    return ServiceDeps(engine, CALENDAR, clock=seeded_on(SEED_DAY))
 
 
 @pytest.fixture
@@ -148,7 +154,7 @@ async def test_outbox_records_the_commit(seeded: World) -> None:
 
 def test_the_demo_is_deterministic() -> None:
     def fingerprint(calendar: LeagueCalendar) -> list[tuple]:
-        demo = build_demo(calendar)
+        demo = build_demo(calendar, SEED_DAY)
         return (
             [(r.id, r.name, r.club) for r in demo.referees]
             + [(t.id, t.name, t.club) for t in demo.teams]
@@ -162,9 +168,9 @@ def test_the_demo_is_deterministic() -> None:
 
     assert fingerprint(CALENDAR) == fingerprint(LeagueCalendar(ZoneInfo("Europe/Zurich"), timedelta(minutes=150)))
     # Local kick-off times stay the same in another league time zone.
-    tokyo = build_demo(LeagueCalendar(ZoneInfo("Asia/Tokyo"), timedelta(minutes=150)))
+    tokyo = build_demo(LeagueCalendar(ZoneInfo("Asia/Tokyo"), timedelta(minutes=150)), SEED_DAY)
     assert tokyo.fixtures[0].date.astimezone(ZoneInfo("Asia/Tokyo")).time() == (
-        build_demo(CALENDAR).fixtures[0].date.astimezone(ZURICH).time()
+        build_demo(CALENDAR, SEED_DAY).fixtures[0].date.astimezone(ZURICH).time()
     )
 
 
@@ -172,3 +178,20 @@ async def test_concurrent_seeds_load_the_demo_once(zurich: ServiceDeps) -> None:
     results = await asyncio.gather(seed_demo(zurich), seed_demo(zurich))
     assert sorted(results) == [False, True]
     assert len(await World(zurich).rows(fixtures)) >= 150
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 8, 1, tzinfo=timezone.utc),  # before the season
+        datetime(2026, 12, 4, 15, tzinfo=timezone.utc),  # mid-season, with the Christmas break ahead
+        datetime(2027, 4, 20, tzinfo=timezone.utc),  # near its end
+        datetime(2027, 9, 1, tzinfo=timezone.utc),  # after it
+    ],
+)
+def test_staged_assignments_are_only_on_fixtures_still_to_be_played(now: datetime) -> None:
+    demo = build_demo(CALENDAR, now)
+    staged = [(f, a) for f in demo.fixtures for a in f.staged()]
+    assert all(f.date > now for f, _ in staged), "a commit would notify referees about matches already played"
+    if now.year == 2026:
+        assert len(staged) >= 15, "the next rounds are staged"

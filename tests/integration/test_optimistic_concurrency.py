@@ -52,7 +52,7 @@ async def test_saving_a_stale_fixture_is_refused_and_changes_nothing(deps, world
     await fixture_service.change_fixture_date(deps, fixture.id, KICK_OFF + timedelta(days=1))
     before = await world.snapshot()
 
-    stale.stage(referee.id, RefereeRole.FIRST)
+    stale.stage(referee.id, RefereeRole.FIRST, KICK_OFF - timedelta(days=1))
     with pytest.raises(ConcurrentUpdate) as refused:
         async with UnitOfWork(deps.engine) as uow:
             await uow.fixtures.save(stale)

@@ -29,6 +29,9 @@ def at(year: int, month: int, day: int, hour: int = 18, minute: int = 0, tz: tzi
     return datetime(year, month, day, hour, minute, tzinfo=tz)
 
 
+BEFORE_KICK_OFF = at(2026, 2, 1)  # `now` for commands on the default fixture (1 March 2026)
+
+
 def fixture(
     date: datetime | None = None,
     *,

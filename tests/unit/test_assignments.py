@@ -2,7 +2,7 @@ from uuid import uuid4
 
 from app.domain.events import AssignmentStaged, CommittedAssignmentRemoved, RefereesChanged, StagedAssignmentRemoved
 from app.domain.fixture import Assignment, AssignmentStatus
-from tests.unit.factories import FIRST, SECOND, committed, conflict, fixture, not_found, staged
+from tests.unit.factories import BEFORE_KICK_OFF, FIRST, SECOND, at, committed, conflict, fixture, not_found, staged
 
 STAGED = AssignmentStatus.STAGED
 COMMITTED = AssignmentStatus.COMMITTED
@@ -14,7 +14,7 @@ COMMITTED = AssignmentStatus.COMMITTED
 def test_stage_records_a_staged_assignment_with_its_role():
     f = fixture()
     referee = uuid4()
-    returned = f.stage(referee, FIRST)
+    returned = f.stage(referee, FIRST, BEFORE_KICK_OFF)
     assert returned == Assignment(f.id, referee, FIRST, STAGED)
     assert f.assignments == {referee: returned}
     assert f.events == [AssignmentStaged(fixture_id=f.id, referee_id=referee, role="FIRST")]
@@ -22,7 +22,7 @@ def test_stage_records_a_staged_assignment_with_its_role():
 
 def test_stage_does_not_set_the_committed_referees():
     f = fixture()
-    f.stage(uuid4(), FIRST)
+    f.stage(uuid4(), FIRST, BEFORE_KICK_OFF)
     assert f.first_referee_id is None
     assert f.second_referee_id is None
 
@@ -30,8 +30,8 @@ def test_stage_does_not_set_the_committed_referees():
 def test_restaging_with_another_role_changes_the_role():
     f = fixture()
     referee = uuid4()
-    f.stage(referee, FIRST)
-    f.stage(referee, SECOND)
+    f.stage(referee, FIRST, BEFORE_KICK_OFF)
+    f.stage(referee, SECOND, BEFORE_KICK_OFF)
     assert f.assignments == {referee: Assignment(f.id, referee, SECOND, STAGED)}
     assert [e.role for e in f.events] == ["FIRST", "SECOND"]
     assert f.events[-1] == AssignmentStaged(fixture_id=f.id, referee_id=referee, role="SECOND")
@@ -40,8 +40,8 @@ def test_restaging_with_another_role_changes_the_role():
 def test_restaging_with_the_same_role_records_no_new_event():
     f = fixture()
     referee = uuid4()
-    f.stage(referee, SECOND)
-    again = f.stage(referee, SECOND)
+    f.stage(referee, SECOND, BEFORE_KICK_OFF)
+    again = f.stage(referee, SECOND, BEFORE_KICK_OFF)
     assert again == Assignment(f.id, referee, SECOND, STAGED)
     assert len(f.events) == 1
 
@@ -50,7 +50,7 @@ def test_stage_a_second_referee_in_a_committed_role_keeps_the_committed_one_unti
     f = fixture()
     holder = committed(f, FIRST)
     newcomer = uuid4()
-    f.stage(newcomer, FIRST)
+    f.stage(newcomer, FIRST, BEFORE_KICK_OFF)
     assert f.first_referee_id == holder
     assert f.assignments[holder].status is COMMITTED
     assert f.assignments[newcomer].status is STAGED
@@ -59,7 +59,7 @@ def test_stage_a_second_referee_in_a_committed_role_keeps_the_committed_one_unti
 def test_staging_on_a_cancelled_fixture_is_fixture_cancelled():
     f = fixture(cancelled=True)
     with conflict("FIXTURE_CANCELLED"):
-        f.stage(uuid4(), FIRST)
+        f.stage(uuid4(), FIRST, BEFORE_KICK_OFF)
     assert f.assignments == {}
     assert f.events == []
 
@@ -68,7 +68,7 @@ def test_staging_over_a_committed_assignment_is_already_committed():
     f = fixture()
     referee = committed(f, FIRST)
     with conflict("ALREADY_COMMITTED"):
-        f.stage(referee, SECOND)
+        f.stage(referee, SECOND, BEFORE_KICK_OFF)
     assert f.assignments[referee] == Assignment(f.id, referee, FIRST, COMMITTED)
     assert f.events == []
 
@@ -77,7 +77,7 @@ def test_staging_over_a_committed_assignment_in_the_same_role_is_already_committ
     f = fixture()
     referee = committed(f, SECOND)
     with conflict("ALREADY_COMMITTED"):
-        f.stage(referee, SECOND)
+        f.stage(referee, SECOND, BEFORE_KICK_OFF)
     assert f.assignments[referee].status is COMMITTED
 
 
@@ -85,7 +85,23 @@ def test_fixture_cancelled_is_reported_before_already_committed_on_stage():
     f = fixture(cancelled=True)
     referee = committed(f, FIRST)
     with conflict("FIXTURE_CANCELLED"):
-        f.stage(referee, SECOND)
+        f.stage(referee, SECOND, BEFORE_KICK_OFF)
+
+
+def test_staging_once_the_fixture_has_kicked_off_is_fixture_played():
+    f = fixture(at(2026, 3, 1, 18))
+    for now in (at(2026, 3, 1, 18), at(2026, 3, 1, 19), at(2026, 9, 1)):
+        with conflict("FIXTURE_PLAYED"):
+            f.stage(uuid4(), FIRST, now)
+    assert f.assignments == {}
+    assert f.events == []
+    assert f.stage(uuid4(), FIRST, at(2026, 3, 1, 17, 59)).status is STAGED  # a minute before: still fine
+
+
+def test_fixture_cancelled_is_reported_before_fixture_played():
+    f = fixture(at(2026, 3, 1), cancelled=True)
+    with conflict("FIXTURE_CANCELLED"):
+        f.stage(uuid4(), FIRST, at(2026, 9, 1))
 
 
 # --- removing staged ------------------------------------------------------------

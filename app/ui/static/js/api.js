@@ -1,6 +1,7 @@
 // The app is a client of Whistle's own GraphQL API: queries and mutations over POST /graphql,
 // subscriptions over the graphql-transport-ws protocol on the same URL.
 import { createClient } from '../vendor/graphql-ws/client.mjs';
+import { markDown, markUp, reconnectDelay } from './connection.js';
 
 const TOKEN_KEY = 'whistle.token';
 
@@ -17,6 +18,12 @@ export const token = {
     closeSocket();
   },
 };
+
+// Called when the server says the sign-in session has ended (WHISTLE_AUTH=oidc).
+let sessionEnded = null;
+export function whenSessionEnds(handler) {
+  sessionEnded = handler;
+}
 
 /** A refused operation: the API's `errors`, each with `extensions.code` and `.reason`. */
 export class ApiError extends Error {
@@ -43,13 +50,18 @@ export async function gql(query, variables = {}) {
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new ApiError([{ message: 'The server cannot be reached; check the connection and retry.', extensions: { code: 'NETWORK' } }]);
+    markDown();
+    throw new ApiError([{ message: 'The server cannot be reached.', extensions: { code: 'NETWORK' } }]);
   }
+  markUp();
   const body = await response.json().catch(() => null);
   if (body === null) {
     throw new ApiError([{ message: `The server answered HTTP ${response.status}.`, extensions: { code: 'HTTP' } }]);
   }
-  if (body.errors?.length) throw new ApiError(body.errors);
+  if (body.errors?.length) {
+    if (sessionEnded && body.errors.some((e) => e.extensions?.reason === 'SESSION_ENDED')) sessionEnded();
+    throw new ApiError(body.errors);
+  }
   return body.data;
 }
 
@@ -73,7 +85,14 @@ function openSocket() {
       lazy: true,
       retryAttempts: Infinity, // phones lose the network; come back when it does
       shouldRetry: () => true,
-      on: { connected: () => setConnected(true), closed: () => setConnected(false) },
+      retryWait: reconnectDelay,
+      on: {
+        connected: () => setConnected(true),
+        closed: (event) => {
+          setConnected(false);
+          if (event?.code === 4401 && sessionEnded) sessionEnded(); // the session ended (app.security.ws_session)
+        },
+      },
     });
   }
   return socket;

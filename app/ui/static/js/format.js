@@ -6,6 +6,17 @@ const dateTime = new Intl.DateTimeFormat(undefined, {
 
 export const showDateTime = (iso) => dateTime.format(new Date(iso));
 
+const wallTime = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC',
+});
+
+/** "2026-12-09 19:00" (a wall-clock time in a server message) shown like every other date. */
+export const showWallTimes = (text) => text.replace(/\b(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})\b/g,
+  (_, y, mo, d, h, mi) => wallTime.format(new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi))));
+
+/** Whether an API DateTime is now or past (a fixture that has kicked off). */
+export const hasStarted = (iso, now = new Date()) => new Date(iso) <= now;
+
 /** `<input type="datetime-local">` value (local, no offset) -> the API's DateTime. */
 export const fromLocalInput = (value) => (value ? new Date(value).toISOString() : null);
 

@@ -18,13 +18,47 @@ export function Field({ id, label, error, options, placeholder, type = 'text', .
   </div>`;
 }
 
-export const Alert = ({ error }) => error && html`<p class="alert" role="alert">${error.message ?? error}</p>`;
+/** A refusal next to what caused it: a string, an Error, or useAction's `{text, retry}`;
+ * with a retry (the server could not be reached) a "Retry" button sends the same again. */
+export function Alert({ error, onRetry }) {
+  if (!error) return null;
+  const retry = onRetry ?? error.retry;
+  const again = (event) => {
+    keepKeyboardNear(event.currentTarget);
+    retry(event);
+  };
+  return html`<div class="alert" role="alert">
+    <span>${error.text ?? error.message ?? error}</span>
+    ${retry && html` <button type="button" class="secondary retry" onClick=${again}>Retry</button>`}
+  </div>`;
+}
+
+/** "Retry" goes away with its message: the keyboard moves to what was retried, i.e. the
+ * form's submit button, the button right before the message, or the card it is in. */
+function keepKeyboardNear(retry) {
+  const before = retry.parentElement.previousElementSibling;
+  const target = retry.closest('form')?.querySelector('[type="submit"]')
+    ?? (before?.matches('button') ? before : null)
+    ?? retry.closest('[tabindex="-1"]');
+  target?.focus();
+}
+
+/** A form's refusal that concerns no one field; "Retry" submits the form again (its input kept). */
+export const FormAlert = ({ form }) => html`<${Alert} error=${form.errors.form}
+  onRetry=${form.errors.retry ? (event) => event.currentTarget.form?.requestSubmit() : undefined} />`;
 
 export const Note = ({ children }) => children && html`<p class="note" role="status">${children}</p>`;
 
+/** Until a query has data: "Loading…", or why it has none (with Retry when the server
+ * could not be reached). Once there is data a failed reload shows nothing here: the page
+ * keeps what it had and the connection banner says why. */
 export function Loading({ query }) {
-  if (query.error) return html`<${Alert} error=${query.error} />`;
-  return query.data === null && html`<p class="loading">Loading…</p>`;
+  if (query.data !== null) return null;
+  if (query.error) {
+    const network = query.error.errors?.some((e) => e.extensions?.code === 'NETWORK');
+    return html`<${Alert} error=${network ? 'The server cannot be reached.' : query.error} onRetry=${network ? query.reload : undefined} />`;
+  }
+  return html`<p class="loading">Loading…</p>`;
 }
 
 export const Badge = ({ kind, children }) => html`<span class=${`badge badge-${kind}`}>${children}</span>`;

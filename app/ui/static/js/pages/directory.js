@@ -6,7 +6,7 @@ import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { match, showDateTime } from '../format.js';
 import { useForm, useQuery } from '../hooks.js';
 import { html, useState } from '../lib.js';
-import { Alert, Field, Loading, Note, focusFirstError } from '../ui.js';
+import { Field, FormAlert, Loading, Note, focusFirstError } from '../ui.js';
 
 const REFEREES = {
   kind: 'referee',
@@ -24,7 +24,7 @@ const REFEREES = {
     ${item.assignments.length === 0
       ? html`<p>None yet.</p>`
       : html`<ul class="plain">${item.assignments.map((a) => html`<li>
-          ${roleName(a.role)} (${a.status.toLowerCase()}): ${match(a.fixture)}, ${showDateTime(a.fixture.date)}
+          ${roleName(a.role)} (${a.status === 'STAGED' ? 'planned' : 'committed'}): ${match(a.fixture)}, ${showDateTime(a.fixture.date)}
         </li>`)}</ul>`}`,
 };
 
@@ -124,8 +124,8 @@ function CreateForm({ about, onCreated }) {
     <form class="card form-grid" onSubmit=${onSubmit}>
       ${about.fields.map((f) => html`<${Field} id=${`new-${about.kind}-${f.name}`} label=${f.label} type=${f.type ?? 'text'}
         required=${f.required ?? false} error=${form.errors[f.name]} ...${form.bind(f.name)} />`)}
-      <${Alert} error=${form.errors.form} />
-      <div class="actions"><button type="submit" disabled=${form.busy}>Add ${about.kind}</button></div>
+      <${FormAlert} form=${form} />
+      <div class="actions"><button type="submit" aria-disabled=${form.busy ? 'true' : undefined}>Add ${about.kind}</button></div>
       <${Note}>${created}</${Note}>
     </form>
   </section>`;

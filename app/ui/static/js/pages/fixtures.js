@@ -4,8 +4,8 @@ import { allTo, fieldsOf } from '../errors.js';
 import { FIXTURE_FIELDS, FixtureHeader } from '../fixture.js';
 import { addDays, fromLocalInput, toLocalInput, today, windowVariables } from '../format.js';
 import { useAction, useForm, useQuery } from '../hooks.js';
-import { html, useState } from '../lib.js';
-import { Alert, DateWindow, Field, Loading, Note, focusFirstError, options } from '../ui.js';
+import { html, useEffect, useRef, useState } from '../lib.js';
+import { Alert, DateWindow, Field, FormAlert, Loading, Note, focusFirstError, options } from '../ui.js';
 
 const DIRECTORY = '{ venues { id name } teams { id name } }';
 
@@ -28,7 +28,7 @@ export function FixturesPage({ viewer }) {
   const directory = useQuery(DIRECTORY);
   const [filter, setFilter] = useState({ from: today(), to: addDays(today(), 60), venueId: '', teamId: '' });
   const variables = { ...windowVariables(filter), venueId: filter.venueId || null, teamId: filter.teamId || null };
-  const { page: found, reload, showMore, loadingMore, status } = usePagedFixtures(variables);
+  const { page: found, reload, showMore, loadingMore, moreError, status } = usePagedFixtures(variables);
   const admin = viewer.role === 'ADMIN';
   const pick = (name) => (event) => setFilter({ ...filter, [name]: event.currentTarget.value });
   const venues = options(directory.data?.venues ?? []);
@@ -37,7 +37,7 @@ export function FixturesPage({ viewer }) {
   return html`
     ${admin && directory.data && html`<${CreateFixture} venues=${venues} teams=${teams} onCreated=${reload} />`}
     <section aria-labelledby="fixtures-list">
-      <h2 id="fixtures-list">Schedule</h2>
+      <h2 id="fixtures-list" tabindex="-1">Schedule</h2>
       <form class="filters" role="search" aria-label="Filter fixtures" onSubmit=${(e) => e.preventDefault()}>
         <${DateWindow} prefix="filter" window=${filter} onChange=${(w) => setFilter({ ...filter, ...w })} />
         <${Field} id="filter-venue" label="Venue" options=${venues} placeholder="All venues" value=${filter.venueId} onChange=${pick('venueId')} />
@@ -51,8 +51,9 @@ export function FixturesPage({ viewer }) {
           </li>`)}
         </ul>
         ${found.pageInfo.hasNextPage && html`<div class="actions more">
-          <button type="button" class="secondary" disabled=${loadingMore} onClick=${showMore}>Show more fixtures</button>
-        </div>`}`}
+          <button type="button" class="secondary" aria-disabled=${loadingMore ? 'true' : undefined} onClick=${showMore}>Show more fixtures</button>
+        </div>`}
+        <${Alert} error=${moreError && `Not loaded: ${moreError.message.replace(/^The /, 'the ')}`} onRetry=${moreError?.errors?.some((e) => e.extensions?.code === 'NETWORK') ? showMore : undefined} />`}
     </section>`;
 }
 
@@ -72,6 +73,7 @@ function usePagedFixtures(variables) {
     pageInfo: extra.pageInfo ?? data.pageInfo,
   };
   async function showMore() {
+    if (loadingMore) return;
     setLoadingMore(true);
     setError(null);
     try {
@@ -87,7 +89,7 @@ function usePagedFixtures(variables) {
     setLater(NO_MORE);
     firstPage.reload();
   }
-  return { page, reload, showMore, loadingMore, status: { data: page ?? null, error: firstPage.error ?? error } };
+  return { page, reload, showMore, loadingMore, moreError: error, status: { data: page ?? null, error: firstPage.error ?? error, reload } };
 }
 
 const NO_MORE = { key: null, edges: [], pageInfo: null };
@@ -130,8 +132,8 @@ function CreateFixture({ venues, teams, onCreated }) {
         <${Field} id="new-fixture-away" label="Away team" options=${teams} placeholder="Choose the away team" required ...${form.bind('teamAwayId')} />
         ${errors.teams && html`<p class="field-error" id="new-fixture-teams-error">${errors.teams}</p>`}
       </fieldset>
-      <${Alert} error=${errors.form} />
-      <div class="actions"><button type="submit" disabled=${form.busy}>Create fixture</button></div>
+      <${FormAlert} form=${form} />
+      <div class="actions"><button type="submit" aria-disabled=${form.busy ? 'true' : undefined}>Create fixture</button></div>
       <${Note}>${created}</${Note}>
     </form>
   </section>`;
@@ -139,9 +141,19 @@ function CreateFixture({ venues, teams, onCreated }) {
 
 function FixtureCard({ fixture, admin, venues, onChanged }) {
   const [editing, setEditing] = useState(false);
+  const card = useRef(null);
   const panel = `edit-${fixture.id}`;
   const scheduled = fixture.status === 'SCHEDULED';
-  return html`<article class="card fixture" aria-label=${`Fixture ${fixture.teamHome.name} – ${fixture.teamAway.name}`}>
+  // A change can take the fixture out of the list (a new date outside the filter): the keyboard
+  // then goes on from the list's heading instead of falling back to the page's start.
+  useEffect(() => () => setTimeout(() => {
+    if (document.activeElement === document.body) document.getElementById('fixtures-list')?.focus();
+  }, 0), []);
+  // Cancelling closes the panel with the button in it: the keyboard stays on this fixture.
+  useEffect(() => {
+    if (!scheduled && document.activeElement === document.body) card.current?.focus();
+  }, [scheduled]);
+  return html`<article class="card fixture" tabindex="-1" ref=${card} aria-label=${`Fixture ${fixture.teamHome.name} – ${fixture.teamAway.name}`}>
     <${FixtureHeader} fixture=${fixture} />
     <p class="referees">
       First referee: ${fixture.firstReferee?.name ?? '—'} · Second referee: ${fixture.secondReferee?.name ?? '—'}
@@ -167,7 +179,8 @@ function ChangeForm({ fixture, field, label, initial, mutation, toVariables, onC
   }
   return html`<form class="inline-form" onSubmit=${onSubmit}>
     ${children({ id: `${field}-${fixture.id}`, error: form.errors[field], required: true, ...form.bind(field) })}
-    <button type="submit" disabled=${form.busy}>${label}</button>
+    <button type="submit" aria-disabled=${form.busy ? 'true' : undefined}>${label}</button>
+    <${FormAlert} form=${form} />
   </form>`;
 }
 
@@ -180,15 +193,23 @@ const ChangeVenue = ({ fixture, venues, onChanged }) => html`<${ChangeForm} fixt
   onChanged=${onChanged}>${(props) => html`<${Field} label="New venue" options=${venues} ...${props} />`}</${ChangeForm}>`;
 
 function CancelFixture({ fixture, onChanged }) {
-  const [confirming, setConfirming] = useState(false);
+  const [confirming, setConfirming] = useState(null); // null: never asked yet
   const { run, error, busy } = useAction(onChanged);
+  const keep = useRef(null);
+  const ask = useRef(null);
+  // The button pressed is replaced by the question (and back): the keyboard follows.
+  useEffect(() => {
+    if (confirming !== null) (confirming ? keep : ask).current?.focus();
+  }, [confirming]);
   const cancel = () => run(CANCEL, { id: fixture.id });
   return html`<div class="inline-form">
     ${confirming
       ? html`<p>Cancel ${fixture.teamHome.name} – ${fixture.teamAway.name}? Its referees are notified.</p>
-          <button type="button" class="danger" disabled=${busy} onClick=${cancel}>Yes, cancel the fixture</button>
-          <button type="button" class="secondary" onClick=${() => setConfirming(false)}>Keep it</button>`
-      : html`<button type="button" class="danger" onClick=${() => setConfirming(true)}>Cancel fixture…</button>`}
+          <div class="actions">
+            <button type="button" class="danger" aria-disabled=${busy ? 'true' : undefined} onClick=${cancel}>Yes, cancel the fixture</button>
+            <button type="button" class="secondary" ref=${keep} onClick=${() => setConfirming(false)}>Keep it</button>
+          </div>`
+      : html`<button type="button" class="danger" ref=${ask} onClick=${() => setConfirming(true)}>Cancel fixture…</button>`}
     <${Alert} error=${error} />
   </div>`;
 }

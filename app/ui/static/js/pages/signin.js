@@ -1,9 +1,19 @@
-// jwt mode without a token: the person pastes the access token their association gave them.
+// Signing in. oidc mode: one button to the association's identity provider. jwt mode without
+// a token: the person pastes the access token their association gave them.
 import { ApiError, gql, token } from '../api.js';
 import { useForm } from '../hooks.js';
 import { html } from '../lib.js';
 import { Alert, Field, focusFirstError } from '../ui.js';
 import { VIEWER } from '../viewer.js';
+import { loginUrl } from '../session.js';
+
+export function ProviderSignInPage({ problem }) {
+  return html`<section class="card signin" aria-label="Sign in">
+    <p>Sign in with your association account to see your fixtures and assignments.</p>
+    <${Alert} error=${problem} />
+    <div class="actions"><button type="button" onClick=${() => location.assign(loginUrl())}>Sign in</button></div>
+  </section>`;
+}
 
 export function SignInPage({ problem, onSignedIn }) {
   const form = useForm({ token: '' });
