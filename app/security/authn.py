@@ -262,7 +262,8 @@ class Authenticator:
             )
         # A socket runs mutations and reads answers whatever CORS says: ambient credentials
         # (the cookie, dev mode's ADMIN) open one only from an allowed origin, as mutations do.
-        refused = self._csrf(connection, identity, "A WebSocket")
+        # Browsers always send Origin on a handshake: a client that sends none is no page.
+        refused = self._csrf(connection, identity, "A WebSocket") if "origin" in connection.headers else None
         if refused is not None:
             raise refused
         return identity
