@@ -58,3 +58,12 @@ gateway: $(STAMP) $(NODE_MODULES)
 # Only the federated tests (they are part of `make test` too).
 test-federation: $(STAMP) $(NODE_MODULES)
 	$(BIN)/python -m pytest -q -m federation tests/federation $(PYTEST_ARGS)
+
+# --- chaos (chaos/: three instances behind HAProxy, faults, invariants; writes CHAOS.md) --
+CHAOS_DURATION ?= 120
+CHAOS_SEED ?= 20261204
+CHAOS_SUBSCRIBERS ?= 50
+
+.PHONY: chaos
+chaos: $(STAMP)
+	$(BIN)/python -m chaos.run --duration $(CHAOS_DURATION) --seed $(CHAOS_SEED) --subscribers $(CHAOS_SUBSCRIBERS) $(CHAOS_ARGS)

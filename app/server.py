@@ -116,7 +116,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
         checks = {"database": await _database_ready(engine)}
         if redis_probe is not None:
             checks["redis"] = await _redis_ready(redis_probe)
-        ready = all(checks.values())
+        # Redis is reported, not required: without it every instance still serves (events from
+        # the outbox, reads from the database), and failing them all at once would be an outage.
+        ready = checks["database"]
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
     routes = [

@@ -6,11 +6,19 @@ cut off (its subscription ends with a SUBSCRIPTION_OVERFLOW error and the client
 may resubscribe) instead of holding up the others or growing memory without end.
 Duplicates (same event id) and stale deliveries (an older version of an aggregate
 than one already passed on) are dropped, so nobody sees state move backwards.
+
+With an event log (the outbox by position), events are passed on in position order
+and without gaps: an event that arrives after a gap (the bus lost or has not yet
+delivered what came before) brings the missing ones from the log first, and a sweep
+every second catches up with the log should the bus be silent or down. A subscriber
+may also resume after an event id: the log's events after it come first, then the
+live ones, without a gap or a duplicate at the seam (`stream`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,15 +26,25 @@ from uuid import UUID
 
 from app.events.bus import EventBus
 from app.events.envelope import Envelope
+from app.events.event_log import EventLog
 
 log = logging.getLogger("whistle.broker")
 
 Wants = Callable[[Envelope], bool]
+REPLAY_PAGE = 500  # events read from the log at a time
 Listener = Callable[[Envelope], Awaitable[None]]
 
 
 class SubscriberOverflow(Exception):
     """The subscriber fell more than its queue size behind and was cut off."""
+
+
+class CursorNotIssued(Exception):
+    """A subscriber resumes after a position that was never handed out."""
+
+
+class CursorExpired(Exception):
+    """A subscriber resumes after a position whose successors were pruned from the log."""
 
 
 class _Closed:
@@ -93,12 +111,19 @@ class _Recent:
 
 
 class Broker:
-    def __init__(self, bus: EventBus, queue_size: int = 256) -> None:
+    def __init__(
+        self, bus: EventBus, queue_size: int = 256, log: EventLog | None = None, sweep_interval: float = 1.0
+    ) -> None:
         self._bus = bus
         self._queue_size = queue_size
+        self._log = log
+        self._sweep_interval = sweep_interval
         self._subscribers: set[Subscriber] = set()
         self._listeners: list[Listener] = []
         self._recent = _Recent()
+        self._position: int | None = None  # the last position passed on (with a log)
+        self._in_order = asyncio.Lock()
+        self._log_down = False
         self.started = asyncio.Event()
 
     def add_listener(self, listener: Listener) -> None:
@@ -133,15 +158,109 @@ class Broker:
                     self._subscribers.discard(subscriber)
                     log.warning("a subscriber fell %d events behind and was cut off", self._queue_size)
 
+    async def stream(self, wants: Wants, after: int | None = None) -> AsyncIterator[Envelope]:
+        """The events `wants` picks: with `after`, first those after that position from the
+        log, then the live ones. Live is subscribed first and buffered while the log is read,
+        so nothing falls between the two; what both give is passed on once.
+        Raises CursorNotIssued or CursorExpired before the first event."""
+        subscriber = self.subscribe(wants)
+        try:
+            last = after
+            if after is not None:
+                async with contextlib.aclosing(self._replay(after, wants)) as replayed:
+                    async for event in replayed:
+                        last = event.position
+                        yield event
+            async for event in subscriber:
+                if last is not None and event.position is not None and event.position <= last:
+                    continue
+                yield event
+        finally:
+            self.unsubscribe(subscriber)
+
+    async def _replay(self, after: int, wants: Wants) -> AsyncIterator[Envelope]:
+        if self._log is None:
+            raise RuntimeError("resuming needs the event log")
+        newest = await self._log.last_position()
+        if after > newest:
+            raise CursorNotIssued(after)
+        if after == newest:
+            return
+        page = await self._log.after(after, REPLAY_PAGE)
+        if not page or page[0].position != after + 1:
+            raise CursorExpired(after)  # pruned: positions are a gap-free prefix-pruned series
+        while page:
+            for event in page:
+                if wants(event):
+                    yield event
+            if len(page) < REPLAY_PAGE:
+                return  # the rest is live: published after the subscriber was registered
+            assert page[-1].position is not None
+            page = await self._log.after(page[-1].position, REPLAY_PAGE)
+
     async def run(self) -> None:
         """Read the bus until cancelled; then end every subscription cleanly."""
+        sweeper: asyncio.Task[None] | None = None
         try:
             async with self._bus.tail() as tail:  # ready: every later event reaches us
+                if self._log is not None:
+                    self._position = await self._start_position()
+                    sweeper = asyncio.create_task(self._sweep(), name="broker-sweep")
                 self.started.set()
                 async for event in tail:
-                    await self.dispatch(event)
+                    await self._arrive(event)
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             self.close()
+
+    async def _start_position(self) -> int:
+        assert self._log is not None
+        while True:
+            try:
+                return await self._log.last_position()
+            except Exception as error:  # the database is down: the lifespan waits with us
+                log.warning("cannot read the event log, retrying: %s", error)
+                await asyncio.sleep(self._sweep_interval)
+
+    async def _arrive(self, event: Envelope) -> None:
+        if self._position is None or event.position is None:
+            await self.dispatch(event)
+            return
+        async with self._in_order:
+            if event.position <= self._position:
+                return  # passed on already, from the log or an earlier delivery
+            if event.position == self._position + 1:
+                await self._dispatch_next(event)
+                return
+        await self._catch_up()  # a gap: the log has it all, this event included
+
+    async def _dispatch_next(self, event: Envelope) -> None:
+        self._position = event.position
+        await self.dispatch(event)
+
+    async def _catch_up(self) -> None:
+        """Pass on every event the log has after the last one passed on."""
+        assert self._log is not None
+        async with self._in_order:
+            assert self._position is not None
+            try:
+                while page := await self._log.after(self._position, REPLAY_PAGE):
+                    for event in page:
+                        await self._dispatch_next(event)
+            except Exception as error:  # the sweep tries again
+                if not self._log_down:
+                    log.warning("cannot read the event log to catch up: %s", error)
+                self._log_down = True
+                return
+            self._log_down = False
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            await self._catch_up()
 
     def close(self) -> None:
         for subscriber in list(self._subscribers):

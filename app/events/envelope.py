@@ -24,6 +24,9 @@ class Envelope:
     version: int  # aggregate version reached with this event
     payload: dict[str, Any]  # JSON-ready
     created_at: datetime  # aware UTC
+    # Gap-free order of every event, given by the relay before it publishes: the event id
+    # subscribers see and resume after. None only for envelopes made outside the relay (tests).
+    position: int | None = None
 
     def __post_init__(self) -> None:
         if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
@@ -33,7 +36,7 @@ class Envelope:
 
     def to_fields(self) -> dict[str, str]:
         """Flat string fields for XADD; the payload as compact JSON."""
-        return {
+        fields = {
             "id": str(self.id),
             "seq": str(self.seq),
             "type": self.type,
@@ -43,6 +46,9 @@ class Envelope:
             "payload": json.dumps(self.payload, separators=(",", ":"), ensure_ascii=False),
             "created_at": self.created_at.isoformat(),
         }
+        if self.position is not None:
+            fields["position"] = str(self.position)
+        return fields
 
     @classmethod
     def from_fields(cls, fields: Mapping[bytes | str, bytes | str]) -> Envelope:
@@ -65,6 +71,7 @@ class Envelope:
             version=int(text["version"]),
             payload=payload,
             created_at=datetime.fromisoformat(text["created_at"]),
+            position=int(text["position"]) if "position" in text else None,
         )
 
 

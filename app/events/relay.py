@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.events.bus import BusUnavailable, EventBus
@@ -52,17 +53,27 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """Publish one batch; how many events went out. Raises BusUnavailable, publishing nothing."""
+        """Sequence what was committed, then publish one batch; how many events went out.
+        Raises BusUnavailable, publishing nothing."""
+        await self.sequence()
         async with self._engine.connect() as conn:
             await conn.execution_options(**{WRITE: True})
             async with conn.begin():
                 rows = await outbox.claim(conn, self._batch_size)
                 if not rows:
                     return 0
-                await self._bus.publish([_envelope(r) for r in rows])
+                await self._bus.publish([envelope(r) for r in rows])
                 await outbox.mark_published(conn, [r.seq for r in rows], self._clock())
         self.published += len(rows)
         return len(rows)
+
+    async def sequence(self) -> int:
+        """Give committed events their positions, in a transaction of its own: a position is
+        durable before the event leaves, so a republished event keeps its position."""
+        async with self._engine.connect() as conn:
+            await conn.execution_options(**{WRITE: True})
+            async with conn.begin():
+                return await outbox.sequence(conn, self._batch_size * 5)
 
     async def prune(self) -> int:
         """Delete published rows older than the retention period."""
@@ -88,6 +99,11 @@ class OutboxRelay:
                     log.warning("event bus unavailable, retrying in %.1f s: %s", backoff, error)
                     await asyncio.sleep(backoff)
                     continue
+                except DBAPIError as error:
+                    if not error.connection_invalidated:
+                        log.exception("outbox relay failed, retrying in %.1f s", self._poll_interval)
+                    else:  # the database dropped the connection (a restart, a failover): nothing was marked
+                        log.warning("outbox relay lost its database connection, retrying in %.1f s", self._poll_interval)
                 except Exception:
                     log.exception("outbox relay failed, retrying in %.1f s", self._poll_interval)
                 if loop.time() - last_prune > 60:
@@ -131,7 +147,7 @@ class OutboxRelay:
                     await conn.close()
 
 
-def _envelope(row: Any) -> Envelope:
+def envelope(row: Any) -> Envelope:
     return Envelope(
         id=row.id,
         seq=row.seq,
@@ -141,4 +157,5 @@ def _envelope(row: Any) -> Envelope:
         version=row.aggregate_version,
         payload=row.payload,
         created_at=row.created_at,
+        position=row.position,
     )

@@ -17,6 +17,7 @@ from app.domain.calendar import LeagueCalendar
 from app.events.broker import Broker
 from app.events.bus import EventBus
 from app.events.consumer import consume
+from app.events.event_log import EventLog
 from app.events.memory_bus import MemoryBus
 from app.events.notifier import CONSUMER, NotificationsProjector
 from app.events.redis_bus import RedisStreamBus
@@ -37,7 +38,7 @@ class EventRuntime:
         self.relay = OutboxRelay(
             engine, self.bus, retention=timedelta(hours=settings.outbox_retention_hours)
         )
-        self.broker = Broker(self.bus, settings.subscriber_queue_size)
+        self.broker = Broker(self.bus, settings.subscriber_queue_size, EventLog(engine))
         self.projector = NotificationsProjector(engine, calendar, after_commit=self.relay.wake)
         self._settings = settings
         self._tasks: list[asyncio.Task[None]] = []

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiodataloader import dispatch_queue_batch
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.repos.engine import ReadConnections
@@ -62,6 +63,14 @@ class RequestReads:
             running.set_result(None)
 
     async def _read(self, fetch: Callable[..., Awaitable[T]], *args: Any) -> T:
+        try:
+            async with self.engine.connect() as conn:
+                return await fetch(conn, *args)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        # The connection was lost under the read (the database restarted, an operator ran
+        # pg_terminate_backend): a read changes nothing, so it runs once more on a fresh one.
         async with self.engine.connect() as conn:
             return await fetch(conn, *args)
 

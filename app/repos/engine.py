@@ -97,7 +97,12 @@ class _Lease:
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         owner, conn = self._owner, self._conn
-        if exc_type is None and not owner._closed and len(owner._idle) < owner._keep and not conn.sync_connection.invalidated:
+        lost = conn.sync_connection.invalidated
+        if exc_type is None and not owner._closed and len(owner._idle) < owner._keep and not lost:
             owner._idle.append(conn)
-        else:
-            await conn.close()
+            return
+        await conn.close()
+        if lost:  # the database dropped it (a restart, pg_terminate_backend): likely the kept ones too
+            idle, owner._idle = owner._idle, []
+            for kept in idle:
+                await kept.close()  # the pool replaces them: SQLAlchemy invalidated what it held before

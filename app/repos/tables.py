@@ -177,12 +177,23 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("published_at", UTCDateTime),
+    # Gap-free, in the order the relay sequenced the events: the id subscribers resume after.
+    Column("position", BigInteger),
+    Index("uq_outbox_position", "position", unique=True),
     Index(
         "ix_outbox_unpublished",
         "seq",
         postgresql_where=text("published_at IS NULL"),
         sqlite_where=text("published_at IS NULL"),
     ),
+)
+
+# One row (id 1): the last event position handed out; locking it serializes the sequencing.
+event_positions = Table(
+    "event_positions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last", BigInteger, nullable=False),
 )
 
 # Events a consumer has applied, so a redelivered event has no second effect.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +33,9 @@ class Context:
     csrf_error: DomainError | None = None  # set when this request's mutations would be CSRF
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
 
-    async def events(self, wants: Wants) -> AsyncIterator[Envelope]:
-        """The events a subscription wants, as they arrive on this instance.
+    async def events(self, wants: Wants, after: int | None = None) -> AsyncIterator[Envelope]:
+        """The events a subscription wants, as they arrive on this instance; with `after`
+        (an event position), first the ones after it (see `Broker.stream`).
 
         Strawberry builds the context once per WebSocket connection, so each event gets
         fresh DataLoaders: its payload is resolved against the committed state, not
@@ -41,13 +43,10 @@ class Context:
         """
         if self.broker is None:
             raise RuntimeError("subscriptions need the event broker")
-        subscriber = self.broker.subscribe(wants)
-        try:
-            async for event in subscriber:
+        async with aclosing(self.broker.stream(wants, after)) as events:  # unsubscribes at once when closed
+            async for event in events:
                 self.loaders = self.new_loaders()
                 yield event
-        finally:
-            self.broker.unsubscribe(subscriber)
 
 
 Info = strawberry.Info[Context, None]

@@ -253,6 +253,10 @@ class AssignmentCommit:
     replaced: list[Assignment] = strawberry.field(
         description="Committed assignments this commit replaced (status as they were)."
     )
+    event_id: str | None = strawberry.field(
+        default=None,
+        description="On a subscription event: its event id, to resume after (`after`) on reconnect. Null elsewhere.",
+    )
 
     @classmethod
     def from_domain(cls, commit: CommitResult) -> AssignmentCommit:
@@ -272,6 +276,10 @@ class Notification:
     created_at: datetime
     read: bool
     fixture_id: strawberry.Private[UUID]
+    event_id: str | None = strawberry.field(
+        default=None,
+        description="On a subscription event: its event id, to resume after (`after`) on reconnect. Null elsewhere.",
+    )
 
     @classmethod
     def from_record(cls, r: NotificationRecord) -> Notification:

@@ -84,8 +84,8 @@ function openSocket() {
       connectionParams: () => (token.get() ? { token: token.get() } : {}),
       lazy: true,
       retryAttempts: Infinity, // phones lose the network; come back when it does
-      shouldRetry: () => true,
-      retryWait: reconnectDelay,
+      shouldRetry: () => true, // a server restarting (1012) included: another instance answers
+      retryWait: reconnectDelay, // backoff with jitter, capped so a page is live again soon
       on: {
         connected: () => setConnected(true),
         closed: (event) => {
@@ -98,6 +98,11 @@ function openSocket() {
   return socket;
 }
 
+/** The reason of a refused subscription (graphql-ws hands over the `error` message's errors). */
+function reasonOf(error) {
+  return Array.isArray(error) ? error.map((e) => e.extensions?.reason ?? e.extensions?.code).find(Boolean) : null;
+}
+
 function closeSocket() {
   socket?.dispose();
   socket = null;
@@ -105,19 +110,37 @@ function closeSocket() {
 }
 
 /** Start a subscription; `onData(data)` for each event, `onLive(bool)` when the socket
- * connects or drops. Returns the function that stops it. */
+ * connects or drops. Returns the function that stops it.
+ *
+ * Resuming: when the query declares `$after: String`, passes it as the field's `after`
+ * and selects `eventId`, the last event id received is kept in the payload that
+ * graphql-ws sends again on every reconnect, so the events missed while away come first,
+ * none twice. A subscription cut off for falling behind resumes the same way; one whose
+ * id is too old (CURSOR_EXPIRED) starts again from now. */
 export function subscribe(query, variables, onData, onLive = () => {}) {
   const client = openSocket();
   connectionListeners.add(onLive);
   onLive(connected);
-  const stop = client.subscribe(
-    { query, variables },
-    {
-      next: (result) => result.data && onData(result.data),
-      error: (error) => console.warn('subscription refused', error),
+  const payload = { query, variables: { ...variables } };
+  let stop = () => {};
+  const start = () => {
+    stop = client.subscribe(payload, {
+      next: (result) => {
+        if (!result.data) return;
+        const eventId = Object.values(result.data)[0]?.eventId;
+        if (eventId) payload.variables.after = eventId;
+        onData(result.data);
+      },
+      error: (error) => {
+        const reason = reasonOf(error);
+        if (reason === 'CURSOR_EXPIRED') delete payload.variables.after;
+        if (reason === 'CURSOR_EXPIRED' || reason === 'SUBSCRIPTION_OVERFLOW') start();
+        else console.warn('subscription refused', error);
+      },
       complete: () => {},
-    },
-  );
+    });
+  };
+  start();
   return () => {
     connectionListeners.delete(onLive);
     stop();

@@ -24,8 +24,8 @@ const BOARD = `query Board($from: DateTime, $to: DateTime) {
   availabilityLock { locked changedAt }
 }`;
 
-const COMMITTED = 'subscription { assignmentsCommitted { id committedAt assignments { role } } }';
-const FIXTURE_CHANGED = 'subscription { fixtureChanged { kind } }';
+const COMMITTED = 'subscription($after: String) { assignmentsCommitted(after: $after) { id eventId committedAt assignments { role } } }';
+const FIXTURE_CHANGED = 'subscription($after: String) { fixtureChanged(after: $after) { kind eventId } }';
 const STAGE = 'mutation($input: StageAssignmentInput!) { stageAssignment(input: $input) { status } }';
 const REMOVE = {
   STAGED: 'mutation($f: ID!, $r: ID!) { removeStagedAssignment(fixtureId: $f, refereeId: $r) }',

@@ -19,7 +19,7 @@ const REFEREE = `query Referee($id: ID!, $from: DateTime!) {
   fixtures(from: $from, status: SCHEDULED, first: 100) { edges { node { ${FIXTURE_FIELDS} } } }
 }`;
 
-const NOTIFICATIONS = 'subscription($id: ID!) { notifications(refereeId: $id) { id } }';
+const NOTIFICATIONS = 'subscription($id: ID!, $after: String) { notifications(refereeId: $id, after: $after) { id eventId } }';
 const DECLARE = 'mutation($f: ID!, $r: ID!) { declareAvailability(fixtureId: $f, refereeId: $r) { fixture { id } } }';
 const WITHDRAW = 'mutation($f: ID!, $r: ID!) { withdrawAvailability(fixtureId: $f, refereeId: $r) { fixture { id } } }';
 const MARK_READ = 'mutation($r: ID!) { markNotificationsRead(refereeId: $r) }';

@@ -1,0 +1,1 @@
+"""The chaos test: `make chaos` (see chaos/run.py and README, "Chaos test")."""
