@@ -31,12 +31,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         raise SystemExit("--workers > 1 needs WHISTLE_REDIS_URL: workers share events and the cache through Redis")
     from app.security.authn import AuthConfigError, check_auth_settings
 
-    try:
-        check_auth_settings(settings)  # refuse here, with a clear message instead of a traceback per worker
-    except AuthConfigError as error:
-        raise SystemExit(f"whistle: {error}") from None
     host = args.host or settings.host
     port = args.port or settings.port
+    try:
+        # Refused here, with a clear message instead of a traceback per worker; --host included.
+        check_auth_settings(settings.model_copy(update={"host": host}))
+    except AuthConfigError as error:
+        raise SystemExit(f"whistle: {error}") from None
     # Worker processes build their settings from the environment: pass the overrides on.
     os.environ["WHISTLE_HOST"], os.environ["WHISTLE_PORT"] = host, str(port)
     if settings.subgraph:

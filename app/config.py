@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(1800, gt=0, description="A session unused this long ends.")
     session_max_seconds: int = Field(43_200, gt=0, description="A session ends this long after sign-in, used or not.")
     cors_origins: str = Field("", description="Comma-separated origins allowed for CORS and cookie-authenticated mutations.")
+    allowed_hosts: str = Field(
+        "", description="Comma-separated Host names served (`*.example.org`, `*`); empty: loopback names in dev mode, any in jwt mode."
+    )
+    insecure_dev_bind: bool = Field(
+        False, description="Let dev mode (a request without a token is ADMIN) listen on a non-loopback address."
+    )
     max_depth: int = Field(10, gt=0, description="Deepest selection nesting an operation may have.")
     max_aliases: int = Field(15, gt=0, description="Aliases per operation, counted through fragments.")
     max_tokens: int = Field(1000, gt=0, description="Lexical tokens per operation.")

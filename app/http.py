@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import validate
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -22,6 +23,7 @@ from strawberry.subscriptions import (
     GRAPHQL_WS_PROTOCOL,
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.cache.port import Cache
@@ -31,12 +33,13 @@ from app.events.broker import Broker
 from app.graphql_http import graphql_http_answer, response_media_type
 from app.http_streams import apply_stream_rules, until_token_expiry
 from app.loaders import Loaders
-from app.persisted_queries import PersistedQueries, PersistedQueryError
+from app.persisted_queries import PersistedQueries, PersistedQueryError, sends_new_text
 from app.repos.engine import ReadConnections, read_only
 from app.schema.context import Context
 from app.schema.cursors import CursorCodec
 from app.security.authn import Authentication, Authenticator
-from app.security.ratelimit import RateLimiter, charge, rate_limited_error
+from app.schema.subscription_requests import NEEDS_STREAM, policy_refusal, subscription_document
+from app.security.ratelimit import RateLimiter, charge, operation_type, rate_limited_error
 from app.security.session_store import SessionStoreUnavailable
 from app.security.sessions import SessionUnavailable
 from app.security.ws_session import close_when_session_ends
@@ -59,6 +62,10 @@ class RateLimited(Exception):
 
 def too_many_requests(retry_after: int) -> JSONResponse:
     return JSONResponse({"errors": [rate_limited_error(retry_after)]}, 429, headers={"Retry-After": str(retry_after)})
+
+
+class NeedsStream(Exception):
+    """A subscription the caller may run, asked for as a single JSON answer."""
 
 
 class BodyTooLarge(Exception):
@@ -179,7 +186,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     ) -> Any:
         """Resolve a persisted query's text, charge the caller's rate-limit budget (query 1,
         mutation 5) before anything runs; answer only once every read the operation started
-        has finished."""
+        has finished. A persisted query's new text is stored only once it has run as the
+        operation of a signed-in caller (within the rate limit and every operation limit)."""
+        new_text = not isinstance(request_data, list) and sends_new_text(request_data.query, request_data.extensions)
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
             apply_stream_rules(request, request_data, context)  # SSE and multipart subscriptions
@@ -187,13 +196,37 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             retry_after = await self.charge_caller(context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
                 raise RateLimited(retry_after)
+        if not isinstance(request_data, list) and request_data.protocol == "http":
+            refused = self._subscription_refusal(request_data, context)
+            if refused is not None:
+                return refused
         try:
             result = await super().execute_operation(
                 request=request, request_adapter=request_adapter, request_data=request_data, context=context, **kwargs
             )
-            return result if isinstance(request_data, list) else until_token_expiry(result, request_data, context)
         finally:
             await context.loaders.settle()  # reads of abandoned fields finish before the response goes
+        if isinstance(request_data, list):
+            return result
+        if new_text and _ran_for_a_signed_in_caller(result, context):
+            await self._persisted.remember(request_data.query)
+        return until_token_expiry(result, request_data, context)
+
+    def _subscription_refusal(self, request_data: Any, context: Context) -> ExecutionResult | None:
+        """A subscription asked for as one JSON answer: the policy's refusal; else, when the
+        document is valid, NeedsStream."""
+        if operation_type(request_data.query, request_data.operation_name) != "subscription":
+            return None  # the cheap scan: most requests are not subscriptions
+        document = subscription_document(request_data.query, request_data.operation_name)
+        if document is None:
+            return None
+        schema = self.schema._schema  # graphql-core's schema
+        error = policy_refusal(schema, document, request_data.operation_name, request_data.variables, context)
+        if error is not None:
+            return ExecutionResult(data=None, errors=[error])
+        if validate(schema, document, max_errors=1):
+            return None  # the normal path reports what is wrong with it (and runs nothing)
+        raise NeedsStream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -206,6 +239,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = bad_request(error.reason, error.status_code)
+        except NeedsStream:
+            response = bad_request(NEEDS_STREAM, 400, reason="SUBSCRIPTION_NEEDS_STREAM")
         except RateLimited as refused:
             response = too_many_requests(refused.retry_after)
         except PersistedQueryError as refused:
@@ -258,6 +293,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response
+
+
+def _ran_for_a_signed_in_caller(result: Any, context: Context) -> bool:
+    """The operation parsed, validated and passed every limit (it has data), and its caller
+    is signed in (dev mode's implicit ADMIN included)."""
+    signed_in = context.identity is not None and context.auth_error is None
+    return signed_in and isinstance(result, ExecutionResult) and result.data is not None
 
 
 def session_unavailable(error: Exception) -> tuple[str, str]:

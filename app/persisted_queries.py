@@ -3,7 +3,10 @@
 A client sends `extensions.persistedQuery = {"version": 1, "sha256Hash": H}` where H is
 the hex SHA-256 of the query text, first without the text. If the server knows H it runs
 the stored text; if not it answers PERSISTED_QUERY_NOT_FOUND and the client sends the
-text with the hash, which the server checks and stores for `apq_ttl_seconds`. Hot
+text with the hash, which the server checks, runs and then stores for `apq_ttl_seconds`:
+only once the request has passed what every request must (a signed-in caller, the rate
+limit, the operation limits), so nobody can fill the store with texts the server refuses
+(the view calls `query_of` first and `remember` after the run). Hot
 operations then cost the client ~100 bytes instead of the text, and (with the document
 cache) skip parsing and validation on the server.
 
@@ -39,6 +42,11 @@ class PersistedQueryError(Exception):
         return {"errors": [{"message": self.message, "extensions": extensions}]}
 
 
+def sends_new_text(query: str | None, extensions: dict[str, Any] | None) -> bool:
+    """Whether a request sends a persisted query's text with its hash (to be stored if it passes)."""
+    return query is not None and isinstance(extensions, dict) and extensions.get("persistedQuery") is not None
+
+
 def sha256_hex(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
@@ -50,7 +58,8 @@ class PersistedQueries:
         self._cache, self._ttl = cache, ttl_seconds
 
     async def query_of(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
-        """The text to run: `query` unchanged when the request does not use APQ."""
+        """The text to run: `query` unchanged when the request does not use APQ; a text sent
+        with its hash is checked against it, not stored (see `remember`)."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
             return query
@@ -67,10 +76,9 @@ class PersistedQueries:
             raise PersistedQueryError(
                 "PERSISTED_QUERY_NOT_SUPPORTED", f"Only persisted query version {VERSION} is supported."
             )
-        key = f"apq:{digest.lower()}"
         if query is None:
-            stored = (await self._cache.get_many([key])).get(key)
-            if not isinstance(stored, str):
+            stored = await self.stored(digest)
+            if stored is None:
                 raise PersistedQueryError("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound: send the query text with its hash.")
             return stored
         if sha256_hex(query) != digest.lower():
@@ -79,5 +87,21 @@ class PersistedQueries:
                 "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query text; nothing was stored.",
                 400,
             )
-        await self._cache.set_many({key: query}, self._ttl)
         return query
+
+    async def remember(self, query: str) -> None:
+        """Store a text that `query_of` accepted with its hash, once its request has run."""
+        if self._cache is not None:
+            await self._cache.set_many({_key(sha256_hex(query)): query}, self._ttl)
+
+    async def stored(self, digest: str) -> str | None:
+        """The text stored under this hash, if any."""
+        if self._cache is None:
+            return None
+        key = _key(digest)
+        found = (await self._cache.get_many([key])).get(key)
+        return found if isinstance(found, str) else None
+
+
+def _key(digest: str) -> str:
+    return f"apq:{digest.lower()}"

@@ -38,6 +38,7 @@ from app.api import build_schema
 from app.schema.subgraphs import Subgraph
 from app.security.auth_endpoints import AuthEndpoints, no_sign_in_status
 from app.security.authn import Authenticator
+from app.security.hosts import HostGuard, host_rule
 from app.security.ratelimit import create_rate_limiter
 from app.services.demo import seed_demo
 from app.services.deps import ServiceDeps
@@ -147,8 +148,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
 
 
 def _middleware(settings: Settings) -> list[Middleware]:
-    """Request ids on everything; CORS for the configured origins only (none: no CORS headers)."""
-    middleware = [Middleware(RequestIdMiddleware)]
+    """Request ids on everything; only the allowed Host names (DNS rebinding, app.security.hosts);
+    CORS for the configured origins only (none: no CORS headers)."""
+    middleware = [Middleware(RequestIdMiddleware), Middleware(HostGuard, rule=host_rule(settings))]
     origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
     if origins:
         middleware.append(

@@ -13,7 +13,10 @@ authenticated by the cookie must come with an `Origin` that is in WHISTLE_CORS_O
 or is the server's own origin; otherwise it is FORBIDDEN / CSRF_ORIGIN. The same holds
 for the implicit ADMIN of dev mode when a browser (which always sends `Origin` on a
 POST) calls from a foreign page. Queries are not state-changing and stay allowed (the
-page cannot read a cross-origin answer without CORS).
+page cannot read a cross-origin answer without CORS). A WebSocket is not bound by CORS at
+all (the page reads whatever the socket sends), so a socket authenticated by the cookie or
+by dev mode's implicit ADMIN is refused (4403) on the same terms. `*` in
+WHISTLE_CORS_ORIGINS lets any page read with a token it holds, never with ambient credentials.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from starlette.requests import HTTPConnection
 
 from app.config import Settings
 from app.domain.errors import DomainError, Forbidden, Unauthenticated
+from app.security.hosts import is_loopback_address
 from app.security.identity import DEV_ADMIN, Identity, Role
 from app.security.local_keys import DEFAULT_TTL, LOCAL_AUDIENCE, LOCAL_ISSUER, LocalKeys, token_claims
 from app.security.oidc import DiscoveredJwks, OidcClient
@@ -71,6 +75,13 @@ def check_auth_settings(settings: Settings) -> None:
         raise AuthConfigError(
             "WHISTLE_AUTH=dev is refused with WHISTLE_ENV=production: every request would act as ADMIN. "
             "Use WHISTLE_AUTH=jwt with WHISTLE_JWT_JWKS_URL, WHISTLE_JWT_ISSUER and WHISTLE_JWT_AUDIENCE."
+        )
+    if settings.auth_mode == "dev" and not is_loopback_address(settings.host) and not settings.insecure_dev_bind:
+        raise AuthConfigError(
+            f"WHISTLE_AUTH=dev is refused on {settings.host}: whoever reaches that address would act as ADMIN. "
+            "Use WHISTLE_AUTH=jwt (WHISTLE_JWT_LOCAL_KEYS=DIR and `whistle token` need no identity provider), "
+            "bind to 127.0.0.1, or, on a network only you can reach, set WHISTLE_INSECURE_DEV_BIND=1 "
+            "(and WHISTLE_ALLOWED_HOSTS to the names you use)."
         )
     accepted_algorithms(settings)
     if settings.jwt_jwks_url and not (settings.jwt_issuer and settings.jwt_audience):
@@ -189,7 +200,9 @@ class Authenticator:
         self.verifier = verifier
         self.local_keys = local_keys
         self.sessions = sessions
-        self._origins = frozenset(o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip())
+        # Origins whose pages may use ambient credentials: listed ones only, never the wildcard.
+        origins = (o.strip().rstrip("/") for o in settings.cors_origins.split(","))
+        self._origins = frozenset(o for o in origins if o and o != "*")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authenticator:
@@ -234,7 +247,7 @@ class Authenticator:
             identity = await self._identify(request)
         except DomainError as error:
             return Authentication(identity=None, error=error)
-        return Authentication(identity=identity, csrf_error=self._csrf(request, identity))
+        return Authentication(identity=identity, csrf_error=self._csrf(request, identity, "A mutation"))
 
     async def websocket(self, connection: HTTPConnection, params: Mapping[str, Any] | None) -> Identity:
         """The identity of a WebSocket connection from its connection_init payload, else its
@@ -247,6 +260,12 @@ class Authenticator:
             raise Unauthenticated(
                 "TOKEN_MISSING", 'Authenticate in connection_init: {"token": "<access token>"}.'
             )
+        # A socket runs mutations and reads answers whatever CORS says: ambient credentials
+        # (the cookie, dev mode's ADMIN) open one only from an allowed origin, as mutations do.
+        # Browsers always send Origin on a handshake: a client that sends none is no page.
+        refused = self._csrf(connection, identity, "A WebSocket") if "origin" in connection.headers else None
+        if refused is not None:
+            raise refused
         return identity
 
     async def _identify(self, connection: HTTPConnection) -> Identity | None:
@@ -266,7 +285,9 @@ class Authenticator:
         origin = request.headers.get("origin")
         return origin is not None and self._allowed(origin, request)
 
-    def _csrf(self, request: HTTPConnection, identity: Identity | None) -> Forbidden | None:
+    def _csrf(self, request: HTTPConnection, identity: Identity | None, what: str) -> Forbidden | None:
+        """Why `what` (a mutation, a WebSocket) may not act on ambient credentials from this
+        request's origin; None when it may."""
         origin = request.headers.get("origin")
         if origin is not None and self._allowed(origin, request):
             return None
@@ -275,13 +296,14 @@ class Authenticator:
             cookie = COOKIE_NAME if identity.session_id is None else "session"
             return Forbidden(
                 "CSRF_ORIGIN",
-                f"A mutation authenticated by the {cookie} cookie must come from an allowed origin ({shown}): "
-                "add the page's origin to WHISTLE_CORS_ORIGINS, or send `Authorization: Bearer <token>` instead.",
+                f"{what} authenticated by the {cookie} cookie must come from an allowed origin ({shown}): "
+                "add the page's origin to WHISTLE_CORS_ORIGINS (`*` never counts), or send the token instead.",
             )
         if identity is DEV_ADMIN and origin is not None:
             return Forbidden(
                 "CSRF_ORIGIN",
-                f"Dev mode runs no mutations for pages of other origins ({shown}): add it to WHISTLE_CORS_ORIGINS.",
+                f"Dev mode's implicit ADMIN serves no page of another origin ({shown}): add it to "
+                "WHISTLE_CORS_ORIGINS (`*` never counts).",
             )
         return None
 

@@ -41,6 +41,10 @@ ASYMMETRIC_ALGORITHMS: Mapping[str, str] = {
 }
 _EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 MAX_TOKEN_LENGTH = 16_384
+# The latest NumericDate a token may carry: 9999-12-30T00:00:00Z, so `exp` plus the leeway is
+# still a datetime (a year past 9999 is not, and would fail the request with a 500).
+MAX_NUMERIC_DATE = 253_402_041_600
+TIME_CLAIMS = ("exp", "nbf", "iat")
 REFETCH_INTERVAL = 30.0  # seconds: the fewest between two JWKS fetches
 MAX_KEY_AGE = 3600.0  # seconds: known keys are refreshed (lazily) this often, to drop revoked ones
 
@@ -256,7 +260,7 @@ class TokenVerifier:
         if not key.fits(algorithm):
             raise _invalid(f"The {self.kind}'s algorithm {algorithm} does not match its signing key.")
         try:
-            return jwt.decode(
+            claims = jwt.decode(
                 token,
                 key=key.key,
                 algorithms=[algorithm],
@@ -281,6 +285,8 @@ class TokenVerifier:
             raise _invalid(f"The {self.kind}'s signature does not verify.") from None
         except jwt.PyJWTError:
             raise _invalid(f"The {self.kind} is invalid.") from None
+        _check_time_claims(claims)
+        return claims
 
     def identity(self, claims: Mapping[str, Any], *, via_cookie: bool = False) -> Identity:
         roles = _claim(claims, self.roles_claim)
@@ -306,6 +312,20 @@ class TokenVerifier:
                 "NO_ROLE", f"The token grants no Whistle role (ADMIN or REFEREE at `{self.roles_claim}`)."
             )
         return Identity(role=role, referee_id=referee_id, subject=subject, expires_at=expires_at, via_cookie=via_cookie)
+
+
+def _check_time_claims(claims: Mapping[str, Any]) -> None:
+    """`exp`, `nbf` and `iat` are NumericDates (RFC 7519: a JSON number of seconds), not the
+    numeric strings PyJWT lets through, nor dates past what a datetime can hold."""
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_NUMERIC_DATE:
+            raise _invalid(
+                f"The access token's `{name}` claim is not a NumericDate (seconds since 1970 as a JSON number, "
+                "before the year 9999)."
+            )
 
 
 def _uuid(value: object) -> UUID | None:

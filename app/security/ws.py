@@ -10,7 +10,8 @@ subscription) and leaves the stream to the garbage collector, whose clean-up run
 another task and context, where the schema extensions' context variables cannot be
 reset (an unhandled task exception and no access line).
 
-Both handlers charge each operation a socket starts to its caller's rate-limit budget,
+Both handlers close a socket whose credentials expired (4401, app.security.expiry), and
+charge each operation a socket starts to its caller's rate-limit budget,
 as HTTP does: otherwise a socket would be a way around the limit. A refused operation
 gets an `error` message with code RATE_LIMITED; the socket stays open.
 """
@@ -26,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import CompleteMessage, ErrorMessage
 from strawberry.types.execution import PreExecutionError
 
+from app.security.expiry import ExpiryWatch
 from app.security.ratelimit import charge, rate_limited_error
 
 
@@ -39,7 +41,19 @@ async def refusal(view: Any, context: Any, payload: Any) -> dict[str, Any] | Non
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws whose operations are rate-limited."""
+    """graphql-transport-ws whose operations are rate-limited, closed when its credentials expire."""
+
+    async def handle(self) -> None:
+        self.expiry = ExpiryWatch(self.context, self.websocket.close)
+        try:
+            await super().handle()
+        finally:
+            await self.expiry.stop()
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self.expiry.watch()
 
     async def handle_subscribe(self, message: Any) -> None:
         if self.connection_acknowledged and message["id"] not in self.operations:
@@ -51,7 +65,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
-    """graphql-ws with the view's `connection_init_wait_timeout`, its operations rate-limited."""
+    """graphql-ws with the view's `connection_init_wait_timeout`, its operations rate-limited,
+    closed when its credentials expire."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self.expiry.watch()
 
     async def handle_start(self, message: Any) -> None:
         if self.connection_acknowledged:
@@ -95,6 +115,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
                     await result_source.aclose()
 
     async def handle(self) -> None:
+        self.expiry = ExpiryWatch(self.context, self.websocket.close)
         watchdog = asyncio.create_task(self._close_unless_acknowledged())
         try:
             await super().handle()
@@ -102,6 +123,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watchdog
+            await self.expiry.stop()
 
     async def _close_unless_acknowledged(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

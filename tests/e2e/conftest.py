@@ -31,7 +31,7 @@ async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whistle.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             yield http
 
 

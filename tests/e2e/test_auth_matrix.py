@@ -36,6 +36,7 @@ from app.security.identity import Role
 from app.security.local_keys import LocalKeys, token_claims
 from app.server import create_app
 from tests.e2e.helpers import GraphQL, League
+from tests.e2e.tables import unchanged_tables
 from tests.e2e.processes import LEGACY_WS, TRANSPORT_WS, Closed, ServerProcess, WsClient, whistle_env
 from tests.integration.bus_fixtures import free_port
 
@@ -68,7 +69,7 @@ async def running(settings: Settings) -> AsyncIterator[httpx.ASGITransport]:
 def client(transport: httpx.ASGITransport, token: str | None = None, **headers: str) -> httpx.AsyncClient:
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
-    return httpx.AsyncClient(transport=transport, base_url="http://whistle.test", headers=headers)
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers)
 
 
 @dataclass
@@ -103,6 +104,11 @@ class World:
 async def build_world(settings: Settings, transport: httpx.ASGITransport) -> World:
     admin = GraphQL(client(transport, mint_local_token(settings, Role.ADMIN)))
     league = League(admin)
+    return World(settings, transport, await build_ids(league), admin, league)
+
+
+async def build_ids(league: League) -> Ids:
+    """The league every matrix row runs against, made through the API by an ADMIN."""
     own, other = await league.referee("Own Referee"), await league.referee("Other Referee")
     team_a, team_b, team_c, team_d = [await league.team() for _ in range(4)]
     venue_1, venue_2 = await league.venue(), await league.venue()
@@ -113,8 +119,7 @@ async def build_world(settings: Settings, transport: httpx.ASGITransport) -> Wor
     await league.declare(f5, other)
     await league.stage(f5, other, "FIRST")
     await league.commit()  # `other` holds a committed assignment (and got a notification)
-    ids = Ids(own, other, team_a, team_b, venue_1, venue_2, f1, f2, f4, f5)
-    return World(settings, transport, ids, admin, league)
+    return Ids(own, other, team_a, team_b, venue_1, venue_2, f1, f2, f4, f5)
 
 
 @pytest.fixture
@@ -287,7 +292,8 @@ def assert_refused(result: dict[str, Any], op: Op, code: str, reason: str) -> No
     assert len(errors) == 1, f"{op.name}: {result}"
     error = errors[0]
     assert error["extensions"] == {"code": code, "reason": reason}, f"{op.name}: {error}"
-    path = op.error_path[:1] if code == "UNAUTHENTICATED" else op.error_path
+    refused_identity = code == "UNAUTHENTICATED" or reason == "NO_ROLE"  # refused at the first guarded field
+    path = op.error_path[:1] if refused_identity else op.error_path
     assert error["path"] == path, f"{op.name}: {error}"
     assert len(error["message"]) > 20, error
     root = op.error_path[0]
@@ -312,34 +318,16 @@ async def run_as(world: World, gql: GraphQL, op: Op, referee: str) -> tuple[dict
     return result, changed
 
 
-async def test_role_by_operation_matrix_over_http(world: World) -> None:
+async def test_allowed_operations_run_for_every_role_that_may_run_them(world: World) -> None:
+    """The allowed half of the matrix, in the table's order (each mutation builds on the ones
+    before it); the refusals are rows of `test_role_by_root_field_matrix` below."""
     ids = world.ids
-    anonymous = world.gql()
     referee = world.gql(world.token(Role.REFEREE, ids.own))
-    outcomes: dict[tuple[str, str], str] = {}
-
-    # Refusals first (they must change nothing), then the allowed runs in the table's order.
+    ran: set[tuple[str, str]] = set()
     for op in OPERATIONS:
-        result, changed = await run_as(world, anonymous, op, ids.own)
         if op.rule == ANYONE:
-            assert_allowed(result, op)
-            outcomes[("anonymous", op.name)] = "allowed"
-            continue
-        assert_refused(result, op, "UNAUTHENTICATED", "TOKEN_MISSING")
-        assert not changed, f"anonymous {op.name} changed the state"
-        outcomes[("anonymous", op.name)] = "UNAUTHENTICATED"
-
-    for op in OPERATIONS:
-        for whose, referee_id in (("own", ids.own), ("other", ids.other)):
-            if op.rule in (ANYONE, READ) or (op.rule == OWN and whose == "own"):
-                continue
-            result, changed = await run_as(world, referee, op, referee_id)
-            reason = "ADMIN_ONLY" if op.rule == ADMIN else "NOT_OWN_REFEREE"
-            assert_refused(result, op, "FORBIDDEN", reason)
-            assert not changed, f"REFEREE ({whose}) {op.name} changed the state"
-            outcomes[(f"referee/{whose}", op.name)] = f"FORBIDDEN/{reason}"
-
-    for op in OPERATIONS:
+            assert_allowed((await run_as(world, world.gql(), op, ids.own))[0], op)
+            ran.add(("anonymous", op.name))
         if op.rule == ADMIN:
             continue
         for whose, referee_id in (("own", ids.own), ("other", ids.other)):
@@ -347,15 +335,159 @@ async def test_role_by_operation_matrix_over_http(world: World) -> None:
                 continue
             result, _ = await run_as(world, referee, op, referee_id)
             assert_allowed(result, op)
-            outcomes[(f"referee/{whose}", op.name)] = "allowed"
-
+            ran.add((f"referee/{whose}", op.name))
     for op in OPERATIONS:  # the admin acts for the other referee
         result, _ = await run_as(world, world.admin, op, ids.other)
         assert_allowed(result, op)
-        outcomes[("admin", op.name)] = "allowed"
+        ran.add(("admin", op.name))
+    assert ran == {(role, op.name) for op in OPERATIONS for role in MATRIX_ROLES if expected_refusal(op.rule, role) is None}
 
-    roles = ("anonymous", "referee/own", "referee/other", "admin")
-    assert {(role, op.name) for role in roles for op in OPERATIONS} == set(outcomes)
+
+# --- the matrix, one row per root field and role, generated from the schema ------------------------
+
+MATRIX_ROLES = ("anonymous", "viewer", "referee/own", "referee/other", "admin")
+"""`viewer`: a valid token that grants no Whistle role (e.g. an identity provider's VIEWER)."""
+
+
+def expected_refusal(rule: str, role: str) -> tuple[str, str] | None:
+    """API.md's answer for a rule and a role: (code, reason) of the refusal, None when allowed."""
+    if role == "anonymous":
+        return None if rule == ANYONE else ("UNAUTHENTICATED", "TOKEN_MISSING")
+    if role == "viewer":
+        return ("FORBIDDEN", "NO_ROLE")  # a token must be valid and grant a role, even for `viewer`
+    if role == "admin" or rule in (ANYONE, READ):
+        return None
+    if rule == ADMIN:
+        return ("FORBIDDEN", "ADMIN_ONLY")
+    return None if role == "referee/own" else ("FORBIDDEN", "NOT_OWN_REFEREE")
+
+
+def schema_fields() -> list[str]:
+    """`Type.field` of every root field of the schema, and the guarded nested `Referee.notifications`."""
+    from app.api import build_schema
+
+    schema = build_schema()._schema
+    roots = {"Query": schema.query_type, "Mutation": schema.mutation_type, "Subscription": schema.subscription_type}
+    return [f"{name}.{field}" for name, root in roots.items() if root for field in root.fields] + ["Referee.notifications"]
+
+
+def _field_of(op: Op) -> str:
+    if op.name == "referee.notifications":
+        return "Referee.notifications"
+    return f"{'Mutation' if op.is_mutation else 'Query'}.{op.name}"
+
+
+OPERATION_OF = {_field_of(op): op for op in OPERATIONS}
+
+
+def _rule_of(field: str) -> str | None:
+    type_name, name = field.split(".")
+    if type_name == "Subscription":
+        return SUBSCRIPTIONS[name][0] if name in SUBSCRIPTIONS else None
+    return OPERATION_OF[field].rule if field in OPERATION_OF else None
+
+
+def _matrix_rows() -> list[Any]:
+    """Every field for every role, except allowed mutations (they change the league, so they
+    run in order in the test above); a field without an operation gets rows that fail."""
+    rows = []
+    for field in schema_fields():
+        rule = _rule_of(field)
+        for role in MATRIX_ROLES:
+            allowed_mutation = rule is not None and field.startswith("Mutation.") and expected_refusal(rule, role) is None
+            if not allowed_mutation:
+                rows.append(pytest.param(field, role, id=f"{field}-{role}"))
+    return rows
+
+
+@dataclass
+class Matrix:
+    process: ServerProcess
+    settings: Settings
+    ids: Ids
+
+    def token(self, role: str) -> str | None:
+        if role == "anonymous":
+            return None
+        if role == "viewer":
+            keys = LocalKeys.load_or_create(self.settings.jwt_local_keys or "")
+            claims = token_claims(role=Role.ADMIN, referee_id=None, issuer="whistle-local", audience="whistle",
+                                  roles_claim="realm_access.roles", referee_claim="referee_id")
+            return keys.mint({**claims, "realm_access": {"roles": ["VIEWER"]}})
+        if role.startswith("referee"):
+            return mint_local_token(self.settings, Role.REFEREE, UUID(self.ids.own))
+        return mint_local_token(self.settings, Role.ADMIN)
+
+    def acting_for(self, role: str) -> str:
+        """The referee id a role's operations name: a REFEREE its own or another's, the admin another's."""
+        return self.ids.own if role in ("anonymous", "viewer", "referee/own") else self.ids.other
+
+    def http(self, role: str) -> httpx.AsyncClient:
+        token = self.token(role)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.process.url, headers=headers, trust_env=False, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    """A real jwt-mode server on the matrix's league, shared by the rows (a refused row changes nothing)."""
+    folder = tmp_path_factory.mktemp("matrix")
+    settings = jwt_settings(folder)
+    env = whistle_env(
+        database_url=settings.database_url, seed_demo="false", auth="jwt", jwt_local_keys=settings.jwt_local_keys,
+        rate_limit_points=0,
+    )
+    process = ServerProcess("matrix", free_port(), env, folder).start(timeout=60)
+    try:
+
+        async def league() -> Ids:
+            headers = {"Authorization": f"Bearer {mint_local_token(settings, Role.ADMIN)}"}
+            async with httpx.AsyncClient(base_url=process.url, headers=headers, trust_env=False, timeout=10) as http:
+                return await build_ids(League(GraphQL(http)))
+
+        yield Matrix(process, settings, asyncio.run(league()))
+    finally:
+        process.stop()
+
+
+@pytest.mark.parametrize(("field", "role"), _matrix_rows())
+async def test_role_by_root_field_matrix(matrix: Matrix, field: str, role: str) -> None:
+    """Each row: the field as that role, allowed or refused with API.md's code and reason;
+    a refused row leaves every table as it was."""
+    rule = _rule_of(field)
+    assert rule is not None, f"{field} has no row in OPERATIONS / SUBSCRIPTIONS (with its rule): add one"
+    refusal = expected_refusal(rule, role)
+    if field.startswith("Subscription."):
+        await _subscription_row(matrix, field.split(".")[1], role, refusal)
+        return
+    op = OPERATION_OF[field]
+    variables = op.variables(matrix.ids, matrix.acting_for(role))
+    async with matrix.http(role) as http:
+        gql = GraphQL(http)
+        if refusal is None:
+            assert_allowed(await gql(op.query, variables), op)
+            return
+        async with unchanged_tables(matrix.settings.database_url):
+            result = await gql(op.query, variables)
+    assert_refused(result, op, *refusal)
+
+
+async def _subscription_row(matrix: Matrix, name: str, role: str, refusal: tuple[str, str] | None) -> None:
+    _, query = SUBSCRIPTIONS[name]
+    variables = {"r": matrix.acting_for(role)} if "$r" in query else None
+    token = matrix.token(role)
+    async with unchanged_tables(matrix.settings.database_url):
+        if role in ("anonymous", "viewer"):  # a socket authenticates before it subscribes
+            assert await refused_init(matrix.process.ws_url, {"token": token} if token else {}) == (4403, "Forbidden")
+            return
+        async with ws_session(matrix.process.ws_url, {"token": token}) as session:
+            op_id = await session.subscribe(query, variables)
+            if refusal is not None:
+                error = await first_error(session, op_id)
+                assert error["extensions"] == {"code": refusal[0], "reason": refusal[1]}, error
+                return
+            await asyncio.sleep(0.5)
+            assert session.pending(op_id) == [], "an allowed subscription waits for events, no error"
 
 
 async def test_referee_notifications_are_guarded_wherever_referees_appear(world: World) -> None:
@@ -469,7 +601,7 @@ async def test_cookie_authentication_and_csrf(world: World) -> None:
     for headers in ({}, {"Origin": "https://evil.example"}, {"Origin": "null"}):
         result = await post(MARK_READ, headers)
         assert [e["extensions"] for e in result["errors"]] == [{"code": "FORBIDDEN", "reason": "CSRF_ORIGIN"}], headers
-    for origin in (ALLOWED_ORIGIN, "https://other.example", "http://whistle.test"):
+    for origin in (ALLOWED_ORIGIN, "https://other.example", "http://localhost"):
         assert (await post(MARK_READ, {"Origin": origin}))["data"] == {"markNotificationsRead": 0}, origin
     # A bearer token is no ambient credential: no Origin rule for it.
     async with client(world.transport, token, Origin="https://evil.example") as http:

@@ -144,7 +144,7 @@ class AppClient:
         await self._lifespan.__aenter__()
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self._app),
-            base_url="http://whistle.test",
+            base_url="http://localhost",
             headers={"authorization": f"Bearer {self._token}"},
         )
 

@@ -20,7 +20,7 @@ async def test_the_app_shuts_down_promptly_right_after_a_commit(settings: Settin
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://whistle.test") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
             data = await GraphQL(http).data(
                 'mutation { createReferee(input: {name: "Last Act", club: "VC Nord"}) { name } }'
             )

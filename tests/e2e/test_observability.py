@@ -187,7 +187,7 @@ async def test_an_operation_gives_operation_sql_and_dataloader_spans(dev_setting
     application = create_app(dev_settings, tracer_provider=provider)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whistle.test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             league = League(GraphQL(client))
             await league.fixture("2026-03-01T18:30:00+01:00")
             await league.fixture("2026-03-02T18:30:00+01:00")
@@ -235,7 +235,7 @@ async def test_per_field_spans_only_when_asked_for(dev_settings: Settings) -> No
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     application = create_app(dev_settings.model_copy(update={"otel_field_spans": True}), tracer_provider=provider)
     async with application.router.lifespan_context(application):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://localhost") as client:
             response = await client.post("/graphql", json={"query": "{ referees { id } }"})
             assert "errors" not in response.json()
     assert "graphql.resolve Query.referees" in {s.name for s in exporter.get_finished_spans()}

@@ -256,7 +256,27 @@ def _negative_cases(rsa_key: Key, ec_key: Key) -> dict[str, tuple[str, tuple[str
         "no role": (sign(rsa_key, claims(realm_access={"roles": ["offline_access"]})), ("FORBIDDEN", "NO_ROLE")),
         "REFEREE without referee id": (sign(rsa_key, claims(referee_id=None)), ("FORBIDDEN", "REFEREE_ID_MISSING")),
         "REFEREE with a malformed referee id": (sign(rsa_key, claims(referee_id="7")), ("FORBIDDEN", "REFEREE_ID_MISSING")),
+        # Validly signed, but the time claims are no NumericDates (PyJWT lets numeric strings through).
+        "exp as a numeric string": (sign(rsa_key, claims(exp=str(now + 300))), invalid),
+        "exp past the year 9999": (sign(rsa_key, claims(exp=253_402_300_800)), invalid),
+        "exp as a huge float": (sign(rsa_key, claims(exp=1e300)), invalid),
+        "nbf as a numeric string": (sign(rsa_key, claims(nbf=str(now))), invalid),
+        "iat as a numeric string": (sign(rsa_key, claims(iat=str(now))), invalid),
+        "iat as a boolean": (sign(rsa_key, claims(iat=True)), invalid),
+        # Header tricks: a key URL or an embedded key of the attacker's never counts.
+        "jku to the attacker's JWKS": (_with_header(Key("RSA"), {"jku": "http://evil.example/jwks.json"}), invalid),
+        "embedded jwk of the attacker, known kid": (_embedded_jwk(rsa_key), invalid),
+        "kid path traversal": (sign(Key("RSA"), claims(), kid="../../../../dev/null"), invalid),
     }
+
+
+def _with_header(key: Key, extra: dict[str, Any]) -> str:
+    return jwt.encode(claims(), key.private, algorithm=key.alg, headers={"kid": key.kid, **extra})
+
+
+def _embedded_jwk(known: Key) -> str:
+    attacker = Key("RSA", kid=known.kid)
+    return jwt.encode(claims(), attacker.private, algorithm="RS256", headers={"kid": known.kid, "jwk": attacker.jwk})
 
 
 def _tampered(token: str) -> str:
@@ -397,7 +417,7 @@ async def api(tmp_path: Any, jwks_server: JwksServer) -> AsyncIterator[httpx.Asy
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://whistle.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             yield http
 
 

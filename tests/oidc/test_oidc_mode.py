@@ -58,6 +58,7 @@ async def test_other_modes_say_they_do_not_sign_people_in(tmp_path: Path, auth: 
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/whistle.db", seed_demo=False, auth=auth,
         jwt_local_keys=str(tmp_path / "keys") if auth == "jwt" else None,
+        allowed_hosts="whistle.test",  # dev mode answers loopback names only unless told (DNS rebinding)
     )
     async with running(settings) as whistle:
         assert (await whistle.http.get("/auth/status")).json() == {"signedIn": False, "loginUrl": None}
