@@ -60,6 +60,7 @@ from app.http import GraphQLEndpoint, json_bytes, too_many_requests
 from app.observability import REQUEST_ID_HEADER, LoggedOperation, RequestIdMiddleware, error_codes, request_id_for, request_id_var, user_id_of
 from app.persisted_queries import PersistedQueryError
 from app.schema.errors import contract_errors
+from app.security.hosts import HostGuard, allowed_host, host_of
 from app.schema.limits import TIMED_OUT, timed_out_result, within_timeout
 
 log = logging.getLogger("whistle.lean_lane")
@@ -119,7 +120,14 @@ class LeanLane:
     `generic` (the Starlette application: middleware, routes, Strawberry's view)."""
 
     def __init__(
-        self, generic: ASGIApp, endpoint: GraphQLEndpoint, *, cors: CORSMiddleware | None, max_body_bytes: int, path: str = "/graphql"
+        self,
+        generic: ASGIApp,
+        endpoint: GraphQLEndpoint,
+        *,
+        cors: CORSMiddleware | None,
+        max_body_bytes: int,
+        host_rule: Any = None,
+        path: str = "/graphql",
     ) -> None:
         self.generic = generic
         self.endpoint = endpoint
@@ -130,6 +138,7 @@ class LeanLane:
         self.limits = schema.operation_limits
         self.hide_suggestions = schema.hide_suggestions
         self.cors = cors
+        self.host_rule = host_rule
         self.max_body_bytes = max_body_bytes
         self.path = path
         # Requests by lane, and why the generic lane got the others (GET /healthz shows them).
@@ -141,7 +150,7 @@ class LeanLane:
             await self.generic(scope, receive, send)
             return
         headers = _headers(scope)
-        reason = self._refusal(headers)
+        reason = self._refusal(scope, headers)
         if reason is not None:
             await self._generic(reason, scope, receive, send)
             return
@@ -152,9 +161,11 @@ class LeanLane:
 
     # --- the decisions ---------------------------------------------------------------------
 
-    def _refusal(self, headers: dict[bytes, bytes]) -> str | None:
+    def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
         """Why the headers alone send the request to the generic lane (None: they do not).
         One check per line: a new check that both lanes must make is one more line here."""
+        if self.host_rule is not None and not allowed_host(host_of(scope), self.host_rule):
+            return "host"  # HostGuard refuses it there (DNS rebinding)
         if b"application/json" not in headers.get(b"content-type", b"").lower():
             return "content type"
         accept = headers.get(b"accept")
@@ -325,14 +336,16 @@ def install_lean_lane(app: LeanApp, endpoint: GraphQLEndpoint, settings: Setting
     # The lane gives its answers what the app's middleware gives them: request ids (the same
     # functions) and CORS headers (the same CORSMiddleware configuration and code). With any
     # other middleware it stays off rather than answer without it.
-    cors = None
+    cors, host_rule = None, None
     for middleware in app.user_middleware:
         if middleware.cls is CORSMiddleware:
             cors = CORSMiddleware(_unused_app, *middleware.args, **middleware.kwargs)
+        elif middleware.cls is HostGuard:
+            host_rule = middleware.kwargs["rule"]  # the same rule, checked with the same functions
         elif middleware.cls is not RequestIdMiddleware:
             log.warning("the lean lane is off: it does not know the middleware %s", middleware.cls.__name__)
             return
-    app.lane = LeanLane(app.generic, endpoint, cors=cors, max_body_bytes=settings.max_body_bytes)
+    app.lane = LeanLane(app.generic, endpoint, cors=cors, max_body_bytes=settings.max_body_bytes, host_rule=host_rule)
 
 
 async def _unused_app(scope: Scope, receive: Receive, send: Send) -> None:  # pragma: no cover
