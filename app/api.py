@@ -17,7 +17,7 @@ from app.config import Settings
 from app.execution import CompiledExecutor
 from app.resolvers.mutation import Mutation
 from app.resolvers.query import Query
-from app.schema.document_cache import document_cache
+from app.schema.document_cache import DocumentStore, document_cache
 from app.schema.errors import ContractErrors
 from app.schema.extensions_runner import LeanExtensionsRunner
 from app.schema.federation import FederationAny, Info, entity_names, resolve_entities
@@ -33,6 +33,10 @@ FEDERATION_VERSION = "2.9"
 
 
 class WhistleSchema(SubgraphView, ExecutionTimeout, strawberry.federation.Schema):
+    document_store: DocumentStore | None = None  # build_schema sets these three
+    operation_limits: OperationLimits | None = None
+    hide_suggestions = False  # production: no "Did you mean" hints
+
     def _get_federation_query_type(self, *args: Any, **kwargs: Any) -> type:
         """Federation's own `_entities` and `_service` get the authorization Policy too."""
         query = super()._get_federation_query_type(*args, **kwargs)
@@ -93,5 +97,9 @@ def build_schema(
         **kwargs,
     )
     schema.execution_timeout = limits.execution_timeout_seconds
+    # What the lean lane (app.lean_lane) reads: the same documents, limits and settings.
+    schema.document_store = cache.store if cache is not None else None
+    schema.operation_limits = limits
+    schema.hide_suggestions = production
     check_coverage(schema)  # every root field is authorized by app.schema.policy, or no schema
     return schema

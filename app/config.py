@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     compiled_execution: bool = Field(
         True, description="Run queries as compiled plans (app.execution); off: graphql-core executes every operation."
     )
+    lean_lane: bool = Field(
+        True, description="Answer requests for compiled queries the short way (app.lean_lane); off: every request takes Strawberry's view."
+    )
     rate_limit_points: int = Field(
         600, ge=0, description="Points per identity per minute (query 1, mutation 5); 0 turns rate limiting off."
     )

@@ -167,6 +167,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def rate_limiter(self) -> RateLimiter | None:
         return self._rate_limiter
 
+    async def charge_caller(self, context: Context, request: Any, query: str | None, operation_name: str | None) -> int | None:
+        """Spend the operation's points of the caller's budget: None when allowed (or rate
+        limiting is off), else the seconds to wait. Both lanes call it (app.lean_lane)."""
+        if self._rate_limiter is None:
+            return None
+        return await charge(self._rate_limiter, context, request, query, operation_name)
+
+    @property
+    def persisted(self) -> PersistedQueries:
+        return self._persisted
+
     def _new_loaders(self) -> Loaders:
         return Loaders(self.read_connections, self._cache, self._cache_ttl, tracer=self._tracer)
 
@@ -181,8 +192,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if not isinstance(request_data, list):
             request_data.query = await self._persisted.query_of(request_data.query, request_data.extensions)
             apply_stream_rules(request, request_data, context)  # SSE and multipart subscriptions
-        if self._rate_limiter is not None and not isinstance(request_data, list):
-            retry_after = await charge(self._rate_limiter, context, request, request_data.query, request_data.operation_name)
+        if not isinstance(request_data, list):
+            retry_after = await self.charge_caller(context, request, request_data.query, request_data.operation_name)
             if retry_after is not None:
                 raise RateLimited(retry_after)
         if not isinstance(request_data, list) and request_data.protocol == "http":

@@ -152,6 +152,11 @@ def _given_request_id(scope: Scope) -> str | None:
     return None
 
 
+def request_id_for(scope: Scope) -> str:
+    """The id of this request: the caller's when it is sane, else a new one."""
+    return _given_request_id(scope) or new_request_id()
+
+
 class RequestIdMiddleware:
     """X-Request-ID in (kept when sane, made otherwise) and out; a context variable in between."""
 
@@ -162,7 +167,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = _given_request_id(scope) or new_request_id()
+        request_id = request_id_for(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode("latin-1"))
 
@@ -189,14 +194,6 @@ def user_id_of(context: Any) -> str | None:
     return subject or None
 
 
-def _error_codes(result: Any) -> list[str]:
-    codes = []
-    for error in getattr(result, "errors", None) or ():
-        code = (getattr(error, "extensions", None) or {}).get("code")
-        codes.append(code or "UNKNOWN")
-    return codes
-
-
 def _operation_type(execution_context: Any) -> str | None:
     try:
         operation_type = execution_context.operation_type
@@ -221,6 +218,53 @@ def count_sql_statements(engine: Any) -> None:
     event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
 
 
+class LoggedOperation:
+    """One operation between `begin` and `end`: its SQL statements are counted, the log
+    lines written meanwhile name it and its user, and `end` writes its access line. Used
+    by OperationLog (operations through Strawberry) and by the lean lane (app.lean_lane)."""
+
+    __slots__ = ("_started", "_statements", "_previous", "_user_id")
+
+    def __init__(self, operation_name: str | None, user_id: str | None) -> None:
+        self._started = time.perf_counter()
+        self._statements = [0]
+        # Restored by value, not by token: a subscription's stream abandoned by its transport is
+        # closed by the garbage collector in another task and context, where a token is refused.
+        self._previous = operation_name_var.get(), user_id_var.get(), _sql_statements.get()
+        _sql_statements.set(self._statements)
+        self._user_id = user_id
+        operation_name_var.set(operation_name)
+        user_id_var.set(user_id)
+
+    def end(self, name: str | None, kind: str | None, codes: list[str]) -> None:
+        duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
+        statements = self._statements[0]
+        _sql_statements.set(self._previous[2])
+        access_log.info(
+            "%s %s %.1f ms sql=%d%s",
+            kind or "operation",
+            name or "(anonymous)",
+            duration_ms,
+            statements,
+            f" errors={','.join(codes)}" if codes else "",
+            extra={
+                "operation_name": name,
+                "operation_type": kind,
+                "duration_ms": duration_ms,
+                "sql_statements": statements,
+                "user_id": self._user_id,
+                "error_codes": codes or None,
+            },
+        )
+        operation_name_var.set(self._previous[0])
+        user_id_var.set(self._previous[1])
+
+
+def error_codes(errors: Any) -> list[str]:
+    """The `extensions.code` of each error ("UNKNOWN" where there is none)."""
+    return [(getattr(error, "extensions", None) or {}).get("code") or "UNKNOWN" for error in errors or ()]
+
+
 class OperationLog(SchemaExtension):
     """One `whistle.access` line per operation: name, type, duration, user, error codes.
 
@@ -229,43 +273,15 @@ class OperationLog(SchemaExtension):
     """
 
     def __init__(self, *, execution_context: Any = None) -> None:
-        self._started = 0.0
+        pass
 
     def on_operation(self) -> Iterator[None]:
-        self._started = time.perf_counter()
         ec = self.execution_context
-        statements = [0]
-        # Restored by value, not by token: a subscription's stream abandoned by its transport is
-        # closed by the garbage collector in another task and context, where a token is refused.
-        previous = operation_name_var.get(), user_id_var.get(), _sql_statements.get()
-        _sql_statements.set(statements)
-        user_id = user_id_of(ec.context)
-        operation_name_var.set(ec.operation_name)
-        user_id_var.set(user_id)
+        logged = LoggedOperation(ec.operation_name, user_id_of(ec.context))
         try:
             yield
         finally:
-            duration_ms = round((time.perf_counter() - self._started) * 1000, 2)
-            name, kind, codes = ec.operation_name, _operation_type(ec), _error_codes(ec.result)
-            _sql_statements.set(previous[2])
-            access_log.info(
-                "%s %s %.1f ms sql=%d%s",
-                kind or "operation",
-                name or "(anonymous)",
-                duration_ms,
-                statements[0],
-                f" errors={','.join(codes)}" if codes else "",
-                extra={
-                    "operation_name": name,
-                    "operation_type": kind,
-                    "duration_ms": duration_ms,
-                    "sql_statements": statements[0],
-                    "user_id": user_id,
-                    "error_codes": codes or None,
-                },
-            )
-            operation_name_var.set(previous[0])
-            user_id_var.set(previous[1])
+            logged.end(ec.operation_name, _operation_type(ec), error_codes(getattr(ec.result, "errors", None)))
 
     def on_execute(self) -> Iterator[None]:
         # The name is known once the document is parsed, also when the client sent none.

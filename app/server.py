@@ -27,6 +27,7 @@ from app.domain.calendar import LeagueCalendar
 from app.events.runtime import EventRuntime
 from app.gc_tuning import tuned_gc
 from app.http import GraphQLEndpoint
+from app.lean_lane import LeanApp, install_lean_lane, operation_counts
 from app.loaders.cached import invalidator
 from app.persisted_queries import PersistedQueries
 from app.observability import REQUEST_ID_HEADER, Observability, RequestIdMiddleware
@@ -110,7 +111,7 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             await engine.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "operations": operation_counts(application, graphql)})
 
     async def readyz(request: Request) -> JSONResponse:
         checks = {"database": await _database_ready(engine)}
@@ -140,8 +141,9 @@ def create_app(settings: Settings, *, tracer_provider: Any = None) -> Starlette:
             return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
         routes.append(Route("/.well-known/jwks.json", jwks_json))
-    application = Starlette(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
+    application = LeanApp(routes=routes, lifespan=lifespan, middleware=_middleware(settings))
     application.state.sessions = authenticator.sessions  # the sign-in sessions (WHISTLE_AUTH=oidc), else None
+    install_lean_lane(application, graphql, settings, tracing=observability.tracer is not None)
     return application
 
 

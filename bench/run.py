@@ -24,7 +24,7 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.server import BENCH_DIR, PEERS, REPO, Variant, bench_database, sqlite_url, whistle_servers
+from bench.server import BENCH_DIR, BENCH_SETTINGS, PEERS, REPO, Variant, bench_database, sqlite_url, whistle_servers
 from bench.markdown import replace_section, table
 
 RESULTS_LINE = "results: "
@@ -85,12 +85,52 @@ def results_table(runs: dict[int, dict[str, dict[str, str]]]) -> str:
     return table(header, rows)
 
 
+def _num(row: dict[str, str], key: str) -> float | None:
+    try:
+        return float(row[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _with_ratio(value: float | None, reference: float | None) -> str:
+    if value is None:
+        return "–"
+    if reference:
+        return f"{value:g} ({value / reference:.2f}×)"
+    return f"{value:g}"
+
+
+def issue_table(runs: dict[int, dict[str, dict[str, str]]]) -> str:
+    """Issue 17's table: req/s at 16 and 1 connection with the ratio to node-apollo, and
+    server CPU per Q1 at 16 connections with the ratio to py-plan."""
+    high, low = runs[max(runs)], runs[min(runs)]
+    apollo_high, apollo_low, plan = high.get("node-apollo", {}), low.get("node-apollo", {}), high.get("py-plan", {})
+    rows = []
+    for peer in high:
+        if peer not in low:
+            continue
+        rows.append([
+            peer,
+            _with_ratio(_num(high[peer], "q1_rps"), _num(apollo_high, "q1_rps")),
+            _with_ratio(_num(low[peer], "q1_rps"), _num(apollo_low, "q1_rps")),
+            _with_ratio(_num(high[peer], "q2_rps"), _num(apollo_high, "q2_rps")),
+            _with_ratio(_num(low[peer], "q2_rps"), _num(apollo_low, "q2_rps")),
+            _with_ratio(_num(high[peer], "srv_cpu_ms_q1"), _num(plan, "srv_cpu_ms_q1")),
+        ])  # fmt: skip
+    c_high, c_low = max(runs), min(runs)
+    header = [
+        "", f"Q1 req/s {c_high} conns", f"Q1 req/s {c_low} conn", f"Q2 req/s {c_high}", f"Q2 req/s {c_low}",
+        f"CPU ms/Q1 at {c_high} (vs py-plan)",
+    ]  # fmt: skip
+    return table(header, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", action="append", type=Variant.parse, help="NAME[:ENV=V,...] (repeatable)")
     parser.add_argument("--conns", default="1,16", help="concurrencies, comma-separated (default 1,16)")
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per query (default 10)")
-    parser.add_argument("--peers", default="node-apollo", help="built-in peers to run with (run.sh --only)")
+    parser.add_argument("--peers", default="node-apollo,py-plan", help="built-in peers to run with (run.sh --only)")
     parser.add_argument("--skip-setup", action="store_true", help="do not run the peers' setup.sh")
     parser.add_argument("--section", default="Fixtures page vs the peers", help="BENCHMARKS.md section to write")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
@@ -118,6 +158,10 @@ def main() -> None:
         "shared with other sessions",
         f"- Command: `.venv/bin/python -m bench.run {' '.join(sys.argv[1:])}` (what `make bench` runs)",
         "- Variants: " + "; ".join(f"`{v.name}`: {v.describe()}" for v in variants),
+        "- Whistle's configuration: " + ", ".join(f"{k}={v}" for k, v in BENCH_SETTINGS.items())
+        + " (request ids, the JSON request log, operation limits, dev-mode authentication, APQ: on)",
+        "",
+        issue_table(runs) if len(runs) > 1 else "",
         "",
         results_table(runs),
     ])  # fmt: skip

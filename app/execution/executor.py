@@ -10,11 +10,11 @@ depends on); an operation the compiler does not support is cached as such.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from graphql import GraphQLSchema
+from graphql import GraphQLSchema, OperationDefinitionNode, OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.execution.plan import Selection, Unsupported, build_plan, directive_variables
@@ -22,8 +22,19 @@ from app.execution.run import Run
 
 PLAN_CACHE_SIZE = 512  # distinct (text, operation, directive values): far more than any client sends
 
-_UNSUPPORTED = object()
+
+
+class Refused:
+    """The plan cache's entry for an operation graphql-core must run, and why."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 _caches: WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[Any, ...], Any]] = WeakKeyDictionary()
+_counts: WeakKeyDictionary[GraphQLSchema, Counter[str]] = WeakKeyDictionary()
 
 
 def plan_cache(schema: GraphQLSchema) -> OrderedDict[tuple[Any, ...], Any]:
@@ -32,6 +43,31 @@ def plan_cache(schema: GraphQLSchema) -> OrderedDict[tuple[Any, ...], Any]:
     if cache is None:
         cache = _caches[schema] = OrderedDict()
     return cache
+
+
+def execution_counts(schema: GraphQLSchema) -> Counter[str]:
+    """How the queries of `schema` ran: `compiled` (as a plan) and `fell_back` (the compiler
+    refused them and graphql-core ran them), with `fell_back: REASON` per reason."""
+    counts = _counts.get(schema)
+    if counts is None:
+        counts = _counts[schema] = Counter()
+    return counts
+
+
+def cached_plan(schema: GraphQLSchema, operation: OperationDefinitionNode, coerced: dict[str, Any]) -> Any:
+    """The cached plan of `operation` for these coerced variable values: a plan, a Refused,
+    or None when none has been built yet (only `compiled_plan` builds them)."""
+    text = operation.loc.source.body  # type: ignore[union-attr]
+    name = operation.name.value if operation.name else None
+    cache = plan_cache(schema)
+    names = cache.get((text, name))
+    if names is None:
+        return None
+    key = (text, name, tuple(coerced.get(n) for n in names))
+    plan = cache.get(key)
+    if plan is not None:
+        cache.move_to_end(key)
+    return plan
 
 
 class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -75,14 +111,22 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         if plan is None:
             try:
                 plan = build_plan(self.schema, self.fragments, self.variable_values, operation, self.field_resolver)
-            except (Unsupported, RecursionError):
-                plan = _UNSUPPORTED
+            except (Unsupported, RecursionError) as refused:
+                plan = Refused(str(refused) if isinstance(refused, Unsupported) else "nesting too deep")
             cache[key] = plan
             while len(cache) > PLAN_CACHE_SIZE:
                 cache.popitem(last=False)
         else:
             cache.move_to_end(key)
-        return None if plan is _UNSUPPORTED else plan
+        refused = type(plan) is Refused
+        if operation.operation is OperationType.QUERY:
+            counts = execution_counts(self.schema)
+            if refused:
+                counts["fell_back"] += 1
+                counts[f"fell_back: {plan.reason}"] += 1
+            else:
+                counts["compiled"] += 1
+        return None if refused else plan
 
 
 def compiled_plans(schema: Any, text: str, operation_name: str | None = None) -> list[Selection]:
@@ -92,7 +136,7 @@ def compiled_plans(schema: Any, text: str, operation_name: str | None = None) ->
     return [
         plan
         for key, plan in plan_cache(graphql_schema).items()
-        if len(key) == 3 and key[:2] == (text, operation_name) and plan is not _UNSUPPORTED
+        if len(key) == 3 and key[:2] == (text, operation_name) and type(plan) is not Refused
     ]
 
 

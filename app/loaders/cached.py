@@ -51,8 +51,10 @@ class CachedLoader(BatchLoader[UUID, Any]):
         self._store, self._kind, self._ttl = cache, kind, ttl
 
     async def batch_load_fn(self, keys: Sequence[UUID]) -> list[Any]:
-        hits = await self._store.get_many([cache_key(self._kind, k) for k in keys])
-        found = {k: _decode(self._kind, k, hit) for k in keys if (hit := hits.get(cache_key(self._kind, k))) is not None}
+        kind = self._kind
+        names = [cache_key(kind, k) for k in keys]  # once per key: str(UUID) is not cheap
+        hits = await self._store.get_many(names)
+        found = {k: _decode(kind, k, hit) for k, name in zip(keys, names) if (hit := hits.get(name)) is not None}
         missing = [k for k in keys if k not in found]
         if missing:
             loaded = [v for v in await super().batch_load_fn(missing) if v is not None]

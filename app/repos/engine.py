@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from typing import Any
 
 from sqlalchemy import event
@@ -54,24 +56,30 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
 
 
 class ReadConnections:
-    """Connections of the read engine for the loaders' reads, a few kept open between reads.
+    """Connections of the read engine for the loaders' reads, kept open between reads.
 
     `connect()` is used like `AsyncEngine.connect()` (`async with reads.connect() as conn`).
     Checking a connection out of SQLAlchemy's pool and back in costs ~50 µs of CPU (two
     greenlet switches, the pool's events and its reset on return): as much as a small
-    statement sent through asyncpg (app.repos.fastpath). So on PostgreSQL up to `keep`
-    connections stay checked out here, idle, for the next read; a connection whose read
-    failed (SQLAlchemy may have invalidated it) and any beyond `keep` go back to the pool
-    as before. The read engine's connections are AUTOCOMMIT: an idle one holds no
-    transaction, snapshot or lock. `close()` (at shutdown, before the engine is disposed)
-    gives them all back. SQLite keeps none (aiosqlite runs a thread per connection): every
-    read checks one out and back in, as before.
+    statement sent through asyncpg (app.repos.fastpath). So on PostgreSQL the reads use at
+    most `keep` connections, opened once and kept checked out here, idle between reads; a
+    read that finds them all busy waits for the next one to be free (as a pool without
+    overflow would). Before, reads beyond `keep` checked connections out of the pool, and
+    with `keep` already out, those were the pool's overflow: opened (TLS attempt, type
+    introspection, ~1 ms) and closed again for every read under 16 concurrent requests.
+    A connection whose read failed (SQLAlchemy may have invalidated it) goes back to the
+    pool and a new one is opened for the next read. The read engine's connections are
+    AUTOCOMMIT: an idle one holds no transaction, snapshot or lock. `close()` (at
+    shutdown, before the engine is disposed) gives them all back. SQLite keeps none
+    (aiosqlite runs a thread per connection): every read checks one out and back in.
     """
 
     def __init__(self, engine: AsyncEngine, keep: int) -> None:
         self.engine = engine
-        self._keep = keep if engine.dialect.name == "postgresql" else 0
+        self._keep = max(1, keep) if engine.dialect.name == "postgresql" else 0
         self._idle: list[Any] = []
+        self._open = 0  # connections held here, idle or lent (at most `keep`)
+        self._waiting: deque[asyncio.Future[Any]] = deque()  # reads waiting for a connection
         self._closed = False
 
     def connect(self) -> _Lease:
@@ -80,8 +88,20 @@ class ReadConnections:
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []
+        self._open -= len(idle)
         for conn in idle:
             await conn.close()
+        while self._waiting:
+            self._hand_over(None)
+
+    def _hand_over(self, conn: Any) -> bool:
+        """Give `conn` (None: the right to open one) to the first read still waiting."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return True
+        return False
 
 
 class _Lease:
@@ -92,17 +112,47 @@ class _Lease:
 
     async def __aenter__(self) -> Any:
         owner = self._owner
-        self._conn = owner._idle.pop() if owner._idle else await owner.engine.connect()
-        return self._conn
+        if not owner._keep:
+            self._conn = await owner.engine.connect()
+            return self._conn
+        if owner._idle:
+            conn = owner._idle.pop()
+        elif owner._open < owner._keep or owner._closed:
+            owner._open += 1
+            conn = None
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            owner._waiting.append(waiter)
+            conn = await waiter  # a connection handed over, or the right to open one
+        if conn is None:
+            try:
+                conn = await owner.engine.connect()
+            except BaseException:
+                owner._open -= 1
+                if owner._waiting and owner._open < owner._keep:
+                    owner._open += 1
+                    owner._hand_over(None)
+                raise
+        self._conn = conn
+        return conn
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         owner, conn = self._owner, self._conn
-        lost = conn.sync_connection.invalidated
-        if exc_type is None and not owner._closed and len(owner._idle) < owner._keep and not lost:
-            owner._idle.append(conn)
+        if not owner._keep:
+            await conn.close()
             return
-        await conn.close()
+        lost = conn.sync_connection.invalidated
+        if exc_type is None and not owner._closed and not lost:
+            if not owner._hand_over(conn):
+                owner._idle.append(conn)
+            return
+        owner._open -= 1
+        await conn.close()  # back to the pool (or discarded, when invalidated)
         if lost:  # the database dropped it (a restart, pg_terminate_backend): likely the kept ones too
             idle, owner._idle = owner._idle, []
+            owner._open -= len(idle)
             for kept in idle:
                 await kept.close()  # the pool replaces them: SQLAlchemy invalidated what it held before
+        if owner._waiting and not owner._closed:
+            owner._open += 1
+            owner._hand_over(None)

@@ -16,7 +16,7 @@ memory without limit; texts that fail to parse are never cached.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -40,6 +40,8 @@ class Entry:
         self.document, self.errors = document, errors
         self._read: tuple[str, ...] | None = None  # known after the first analysis
         self._verdicts: dict[bytes, list[GraphQLError]] = {}
+        # What the lean lane (app.lean_lane) prepared once per operation name of the document.
+        self.operations: dict[str | None, Any] = {}
 
     def limit_errors(
         self, schema: GraphQLSchema, variables: Mapping[str, Any] | None, limits: OperationLimits
@@ -116,9 +118,19 @@ class DocumentCache(SchemaExtension):
         yield
 
 
-def document_cache(size: int, limits: OperationLimits) -> Callable[[], DocumentCache] | None:
+class DocumentCacheFactory:
+    """Makes the extension of each operation; `store` is the schema's one store (the lean
+    lane looks documents up in it too)."""
+
+    def __init__(self, store: DocumentStore, limits: OperationLimits) -> None:
+        self.store, self.limits = store, limits
+
+    def __call__(self) -> DocumentCache:
+        return DocumentCache(store=self.store, limits=self.limits)
+
+
+def document_cache(size: int, limits: OperationLimits) -> DocumentCacheFactory | None:
     """The extension factory for a schema (one store per schema), or None when `size` is 0."""
     if size <= 0:
         return None
-    store = DocumentStore(size)
-    return lambda: DocumentCache(store=store, limits=limits)
+    return DocumentCacheFactory(DocumentStore(size), limits)

@@ -87,6 +87,16 @@ def _masked(error: GraphQLError) -> GraphQLError:
     )
 
 
+def contract_errors(errors: list[GraphQLError], executed: bool, hide_suggestions: bool) -> list[GraphQLError]:
+    """`errors` as the contract has them (`classify`), without "Did you mean" hints when
+    `hide_suggestions` (production). ContractErrors and the lean lane both answer with it."""
+    classified = [classify(e, executed) for e in errors]
+    if hide_suggestions:
+        for error in classified:
+            error.message = without_suggestions(error.message)
+    return classified
+
+
 class ContractErrors(SchemaExtension):
     """Rewrites the errors of every operation with `classify`."""
 
@@ -110,7 +120,4 @@ class ContractErrors(SchemaExtension):
 
     def _classify(self, result: Any) -> None:
         if result is not None and getattr(result, "errors", None):
-            result.errors = [classify(e, self._executed) for e in result.errors]
-            if self._hide_suggestions:
-                for error in result.errors:
-                    error.message = without_suggestions(error.message)
+            result.errors = contract_errors(result.errors, self._executed, self._hide_suggestions)

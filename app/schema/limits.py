@@ -563,18 +563,32 @@ class ExecutionTimeout:
 
     async def _execute_operation(self, execution_context: Any, *args: Any, **kwargs: Any) -> Any:
         execute = super()._execute_operation  # type: ignore[misc]
-        if self.execution_timeout is None:
-            return await execute(execution_context, *args, **kwargs)
-        deadline = asyncio.timeout(self.execution_timeout)
-        try:
-            async with deadline:
-                return await execute(execution_context, *args, **kwargs)
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-        result = GraphQLExecutionResult(data=None, errors=[timeout_error(self.execution_timeout)])
-        execution_context.result = result
+        result = await within_timeout(self.execution_timeout, execute(execution_context, *args, **kwargs))
+        if result is TIMED_OUT:
+            result = execution_context.result = timed_out_result(self.execution_timeout)  # type: ignore[arg-type]
         return result
+
+
+TIMED_OUT = object()
+
+
+async def within_timeout(seconds: float | None, operation: Any) -> Any:
+    """The result of awaiting `operation`, or TIMED_OUT when it ran longer than `seconds`
+    (None: no limit) and was cancelled. The lean lane (app.lean_lane) times its plans with it too."""
+    if seconds is None:
+        return await operation
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            return await operation
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+    return TIMED_OUT
+
+
+def timed_out_result(seconds: float) -> GraphQLExecutionResult:
+    return GraphQLExecutionResult(data=None, errors=[timeout_error(seconds)])
 
 
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout (query_canceled).

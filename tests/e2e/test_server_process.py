@@ -172,7 +172,7 @@ async def test_whistle_serve_on_the_embedded_default_serves_the_demo_data_and_st
         WHISTLE_SEED_DEMO="1",
     )
     async with httpx.AsyncClient(timeout=10) as http:
-        assert await server.wait_healthy(http) == {"status": "ok"}
+        assert (await server.wait_healthy(http))["status"] == "ok"
         data = await graphql(
             http,
             server,

@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 import pytest
+from graphql import parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import queries as generated_queries
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +21,7 @@ from app.security.identity import Identity
 from tests.e2e.test_fuzz import _string, any_values, datetime_values, id_values
 from tests.execution.documents import e2e_query_documents, operation_names, variables_for
 from tests.execution.harness import ADMIN, league_of, referee_identity, run
+from tests.execution.web_app import web_app_queries
 from tests.federation.corpus import League, queries
 
 FIXTURE_SELECTION = """id date status venue { id name city } teamHome { id name club }
@@ -108,6 +110,22 @@ async def test_every_query_of_the_e2e_suite(
                 await assert_same(compiled_schema, interpreted_schema, league_engine, text, variables, identity, name)
             compiled += is_compiled(compiled_schema, text, name)
     assert compiled >= 40, f"only {compiled} of the e2e queries ran compiled"
+
+
+WEB_APP_QUERIES = web_app_queries()
+
+
+async def test_every_query_of_the_web_app_runs_compiled_and_identical(
+    compiled_schema: Any, interpreted_schema: Any, league_engine: AsyncEngine, league: League
+) -> None:
+    """What the web app (app/ui/static/js) asks, as ADMIN and as a REFEREE: all of it compiled."""
+    assert len(WEB_APP_QUERIES) >= 10, "the web app's queries were found"
+    for text in WEB_APP_QUERIES:
+        variables = variables_for(interpreted_schema._schema, text, None, league)
+        for identity in identities(league):
+            await assert_same(compiled_schema, interpreted_schema, league_engine, text, variables, identity)
+        (name,) = {d.name.value if d.name else None for d in parse(text).definitions}
+        assert is_compiled(compiled_schema, text, name), text
 
 
 GENERATED_EXAMPLES = int(os.environ.get("WHISTLE_COMPILED_EXAMPLES", "150"))
