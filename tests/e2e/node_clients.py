@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.processes import ROOT
+from tests.npm import npm_ci
 
 CLIENTS_DIR = ROOT / "tests" / "clients"
 
@@ -30,20 +30,7 @@ def _missing(reason: str) -> None:
 
 def client_modules() -> Path:
     """tests/clients/node_modules, installed from package-lock.json when missing or older than it."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        _missing("node and npm on PATH")
-    stamp = CLIENTS_DIR / "node_modules" / ".package-lock.json"
-    if not stamp.exists() or stamp.stat().st_mtime < (CLIENTS_DIR / "package-lock.json").stat().st_mtime:
-        result = subprocess.run(
-            ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-            cwd=CLIENTS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0:
-            _missing(f"`npm ci` in tests/clients (it failed: {result.stderr[-2000:]})")
-    return stamp.parent
+    return npm_ci(CLIENTS_DIR, _missing)
 
 
 def run_client(script: str, *args: Any, timeout: float = 60) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -22,6 +21,7 @@ import pytest
 
 from tests.e2e.processes import ROOT, ServerProcess, error_lines, create_postgres_database, drop_postgres_database, run_cli, whistle_env
 from tests.integration.bus_fixtures import RedisServer, free_port
+from tests.npm import npm_ci
 
 GATEWAY_DIR = ROOT / "gateway"
 SUBGRAPHS = ("directory", "fixtures", "assignments")
@@ -36,20 +36,7 @@ def missing(reason: str) -> None:
 
 def node_modules() -> Path:
     """gateway/node_modules, installed with `npm ci` from the lock file when missing."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        missing("node and npm on PATH")
-    modules = GATEWAY_DIR / "node_modules"
-    if not (modules / ".bin" / "hive-gateway").exists():
-        result = subprocess.run(
-            ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-            cwd=GATEWAY_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if result.returncode != 0:
-            missing(f"`npm ci` in gateway/ (it failed: {result.stderr[-2000:]})")
-    return modules
+    return npm_ci(GATEWAY_DIR, missing)
 
 
 def node(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,6 +17,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
+
+from tests.npm import npm_ci
 
 PROVIDER_DIR = Path(__file__).parent / "provider"
 USERS = {"admin": "admin-password", "referee": "referee-password", "nobody": "nobody-password"}
@@ -33,19 +34,7 @@ def missing(reason: str) -> None:
 
 def install_provider() -> None:
     """tests/oidc/provider/node_modules, installed with `npm ci` from the lock file when missing."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        missing("node and npm on PATH")
-    if (PROVIDER_DIR / "node_modules" / "oidc-provider" / "package.json").exists():
-        return
-    result = subprocess.run(
-        ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-        cwd=PROVIDER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        missing(f"`npm ci` in tests/oidc/provider (it failed: {result.stderr[-2000:]})")
+    npm_ci(PROVIDER_DIR, missing)
 
 
 class ProviderProcess:
