@@ -79,8 +79,11 @@ async def _until(
             except StopAsyncIteration:
                 return
             except TimeoutError:
+                if not ending.done():
+                    raise  # the stream's own
                 break
             yield item
+        ending.result()  # a watch that broke re-raises here: a bug, not an ended session
         yield ExecutionResult(data=None, errors=[GraphQLError(error.message, extensions=error.extensions())])
     finally:
         ending.cancel()
