@@ -25,6 +25,7 @@ from app.config import Settings
 from app.server import create_app
 from app.security.session_store import RedisSessionStore
 from app.security.sessions import Sessions
+from tests.e2e.processes import ServerProcess, whistle_env
 from tests.integration.bus_fixtures import RedisServer, free_port
 from tests.oidc.provider_process import ProviderProcess, provider_login
 
@@ -47,6 +48,25 @@ def private_redis() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def oidc_server(oidc_provider: ProviderProcess, private_redis: RedisServer, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A real `whistle serve` process in WHISTLE_AUTH=oidc with WHISTLE_REDIS_URL (no ERROR logged)."""
+    port = free_port()
+    client_id, secret = oidc_provider.register(f"http://127.0.0.1:{port}/auth/callback")
+    env = whistle_env(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/whistle.db",
+        auth="oidc",
+        oidc_issuer=oidc_provider.issuer,
+        oidc_client_id=client_id,
+        oidc_client_secret=secret,
+        redis_url=private_redis.url,
+    )
+    process = ServerProcess("oidc", port, env, tmp_path).start()
+    yield process
+    output = process.stop()
+    assert " ERROR " not in output and "Traceback" not in output, output
 
 
 @pytest.fixture(params=["memory", "redis"])
