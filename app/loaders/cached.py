@@ -6,7 +6,7 @@ broker calls `invalidate`), and expire after a TTL in case an invalidation is lo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict
 from typing import Any
 from uuid import UUID
@@ -45,10 +45,42 @@ def _decode(kind: str, id: UUID, data: dict[str, Any]) -> Any:
     return _TYPES[kind](id, **data)
 
 
+def _deriver(kind: str, convert: Callable[[Any], Any]) -> Callable[[str, dict[str, Any]], Any]:
+    """`convert` of the entry decoded, made from the cache key and the cached value; one
+    function per (kind, convert), since the cache keeps derived values by function."""
+    derive = _DERIVERS.get((kind, convert))
+    if derive is None:
+        start = len(kind) + 1  # the id after `kind:` (cache_key)
+        derive = _DERIVERS[(kind, convert)] = lambda key, data: convert(_decode(kind, UUID(key[start:]), data))
+    return derive
+
+
+_DERIVERS: dict[tuple[str, Callable[[Any], Any]], Callable[[str, dict[str, Any]], Any]] = {}
+
+
 class CachedLoader(BatchLoader[UUID, Any]):
     def __init__(self, reads: RequestReads, fetch: Fetch[UUID, Any], cache: Cache, kind: str, ttl: float) -> None:
         super().__init__(reads, fetch)
         self._store, self._kind, self._ttl = cache, kind, ttl
+        # The in-process cache answers without waiting (MemoryCache.peek_derived); Redis cannot.
+        self._peek_derived = getattr(cache, "peek_derived", None)
+
+    def peek(self, keys: Iterable[UUID | None], convert: Callable[[Any], Any]) -> dict[UUID, Any] | None:
+        """From the in-process cache: the converted entries, made once per cached entry and
+        shared by every request while it is cached (what `convert` makes is never changed).
+        A page of fixtures finds its venues, teams and referees there in one call, instead
+        of a DataLoader future per id. Not for keys this request primed or loaded already:
+        those are answered as loaded."""
+        if self._peek_derived is None:
+            return None
+        unique = {key: cache_key(self._kind, key) for key in keys if key is not None}
+        if self._known or self._cache:
+            if any(key in self._known or key in self._cache for key in unique):
+                return None
+        hits = self._peek_derived(list(unique.values()), _deriver(self._kind, convert))
+        if hits is None:
+            return None
+        return {key: hits[name] for key, name in unique.items()}
 
     async def batch_load_fn(self, keys: Sequence[UUID]) -> list[Any]:
         kind = self._kind

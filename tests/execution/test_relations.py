@@ -12,8 +12,12 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.cache.memory_cache import MemoryCache
 from app.execution.plan import BATCH
+from app.loaders import Loaders
+from app.loaders.batch import BatchLoader
 from app.repos import reads
+from app.repos.engine import read_only
 from app.repos.reads import FixtureFilter
 from app.schema.relations import MISSING
 from app.schema.types import Assignment, Fixture
@@ -70,3 +74,22 @@ async def test_assignment_relations_batched_as_resolved_one_by_one(league_engine
     sources = [Assignment.from_record(r) for r in records[:20]]
     sources.append(replace(sources[0], referee_id=uuid4()))
     await _assert_batch_forms_match(Assignment, sources, league_engine)
+
+
+async def test_batch_forms_answer_the_same_from_a_warm_cache(league_engine: AsyncEngine) -> None:
+    """The second page of a process finds its venues, teams and referees in the in-process
+    cache (`peek`): the same answers as the first, which read them, and as the resolvers."""
+    cache = MemoryCache()
+    records = await new_context(league_engine, ADMIN).loaders.read(reads.fixtures_page, FixtureFilter(), 30, None)
+    unassigned = replace(records[1], first_referee_id=None, second_referee_id=None)
+    sources = [Fixture.from_record(r) for r in [*records, unassigned]]
+    for name, field in _relations(Fixture).items():
+        cold = await field.metadata[BATCH](SimpleNamespace(loaders=Loaders(read_only(league_engine), cache)), sources)
+        warm_loaders = Loaders(read_only(league_engine), cache)
+        warm = await field.metadata[BATCH](SimpleNamespace(loaders=warm_loaders), sources)
+        used = [loader for loader in vars(warm_loaders).values() if isinstance(loader, BatchLoader)]
+        assert used and not any(loader._cache for loader in used), name  # no DataLoader load: at hand
+        assert all(_same(w, c) for w, c in zip(warm, cold, strict=True)), name
+        info = SimpleNamespace(context=new_context(league_engine, ADMIN))
+        alone = [await _outcome(field.base_resolver.wrapped_func, source, info) for source in sources]
+        assert all(_same(w, a) for w, a in zip(warm, alone, strict=True)), name
