@@ -545,6 +545,10 @@ class Run:
         field = batch.field
         if error is None and (not isinstance(values, list) or len(values) != len(batch.sources)):
             error = TypeError(f"the batch form of {field.parent_type.name}.{field.name} gave no value per object")
+        completion = field.completion
+        if error is None and type(completion) is Object and completion.build is not None:
+            self._settle_flat_batch(batch, values, completion.build)
+            return
         for index, (out, pos) in enumerate(zip(batch.outs, batch.positions)):
             if self.nulled and self.errors.has_nulled_position(pos):
                 continue
@@ -552,3 +556,21 @@ class Run:
                 self._complete(field, values[index], out, pos)
             else:
                 self._field_error(error, field, out, pos)
+
+    def _settle_flat_batch(self, batch: _Batch, values: list[Any], build: Build) -> None:
+        """`_settle_batch` of a field whose objects are flat (generated code builds them):
+        each object referred to is built once for the batch, and every place it goes gets
+        that dict (the same venue for all its fixtures: a flat dict is never changed, as no
+        position lies inside it). Anything else completes the general way."""
+        key, built = batch.field.key, {}
+        for out, pos, value in zip(batch.outs, batch.positions, values):
+            if self.nulled and self.errors.has_nulled_position(pos):
+                continue
+            made = built.get(id(value))
+            if made is None:
+                made = None if value is None or isinstance(value, Exception) else _generated(build, value)
+                if made is None:
+                    self._complete(batch.field, value, out, pos)
+                    continue
+                built[id(value)] = made
+            out[key] = made

@@ -33,7 +33,18 @@ _INVALIDATING = {
 
 
 def cache_key(kind: str, id: UUID) -> str:
-    return f"{kind}:{id}"
+    """`kind:id`. Remembered: a page asks for hundreds of keys, and str(UUID) is not cheap."""
+    keys = _KEYS[kind]
+    key = keys.get(id)
+    if key is None:
+        if len(keys) >= _KEYS_REMEMBERED:
+            keys.clear()
+        key = keys[id] = f"{kind}:{id}"
+    return key
+
+
+_KEYS: dict[str, dict[UUID, str]] = {kind: {} for kind in _FIELDS}
+_KEYS_REMEMBERED = 50_000  # per kind: more than a league has
 
 
 def _encode(kind: str, value: Any) -> dict[str, Any]:
@@ -84,7 +95,7 @@ class CachedLoader(BatchLoader[UUID, Any]):
 
     async def batch_load_fn(self, keys: Sequence[UUID]) -> list[Any]:
         kind = self._kind
-        names = [cache_key(kind, k) for k in keys]  # once per key: str(UUID) is not cheap
+        names = [cache_key(kind, k) for k in keys]
         hits = await self._store.get_many(names)
         found = {k: _decode(kind, k, hit) for k, name in zip(keys, names) if (hit := hits.get(name)) is not None}
         missing = [k for k in keys if k not in found]
