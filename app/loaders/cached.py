@@ -84,14 +84,17 @@ class CachedLoader(BatchLoader[UUID, Any]):
         those are answered as loaded."""
         if self._peek_derived is None:
             return None
-        unique = {key: cache_key(self._kind, key) for key in keys if key is not None}
+        unique = dict.fromkeys(keys)  # a page names each venue, team and referee many times
+        unique.pop(None, None)
         if self._known or self._cache:
             if any(key in self._known or key in self._cache for key in unique):
                 return None
-        hits = self._peek_derived(list(unique.values()), _deriver(self._kind, convert))
+        kind = self._kind
+        names = [cache_key(kind, key) for key in unique]
+        hits = self._peek_derived(names, _deriver(kind, convert))
         if hits is None:
             return None
-        return {key: hits[name] for key, name in unique.items()}
+        return {key: hits[name] for key, name in zip(unique, names)}
 
     async def batch_load_fn(self, keys: Sequence[UUID]) -> list[Any]:
         kind = self._kind
