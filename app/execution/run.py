@@ -344,10 +344,10 @@ class Run:
                 out[key] = self._leaf(completion, value)
             elif isinstance(completion, ListOf):
                 self._list(field, completion, value, out, pos)
-            elif type(completion) is Object and (built := _generated(completion.build, value)) is not None:
+            elif type(completion) is Object and completion.build and (built := _generated(completion.build, value)):
                 out[key] = built
             else:
-                selection = self._selection(field, completion, value)
+                selection = completion.selection if type(completion) is Object else self._selection(field, completion, value)
                 child: dict[str, Any] = {}
                 out[key] = child
                 self._object(selection, value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null))
@@ -397,10 +397,10 @@ class Run:
                     raise TypeError(field.non_null_message)
             elif isinstance(item, Leaf):
                 result[index] = self._leaf(item, element)
-            elif type(item) is Object and (built := _generated(item.build, element)) is not None:
+            elif type(item) is Object and item.build and (built := _generated(item.build, element)):
                 result[index] = built
             else:
-                selection = self._selection(field, item, element)
+                selection = item.selection if type(item) is Object else self._selection(field, item, element)
                 child: dict[str, Any] = {}
                 result[index] = child
                 self._object(selection, element, child, _Pos(here, index, None, result, item.non_null))
