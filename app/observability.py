@@ -17,9 +17,9 @@ one access line per GraphQL operation.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime, timezone
@@ -141,7 +141,12 @@ def logging_config(settings: Settings) -> dict[str, Any]:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID in hex, as `uuid.uuid4().hex`, without the UUID object
+    (a request id is made for every request that does not bring one)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def _given_request_id(scope: Scope) -> str | None:

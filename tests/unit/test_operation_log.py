@@ -7,6 +7,7 @@ import contextvars
 import io
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from unittest.mock import patch
 
 import pytest
 
-from app.observability import JsonFormatter, LoggedOperation, OperationLog, RequestContextFilter, _write_json_line, operation_name_var, request_id_var
+from app.observability import JsonFormatter, LoggedOperation, OperationLog, RequestContextFilter, _write_json_line, new_request_id, operation_name_var, request_id_var
 
 
 def test_an_operation_ended_in_another_context_still_writes_its_access_line(caplog: pytest.LogCaptureFixture) -> None:
@@ -85,3 +86,11 @@ def test_an_access_line_that_cannot_be_written_is_reported_and_the_request_goes_
         _end("Q2", None, [])
     assert "Logging error" in capsys.readouterr().err
     assert operation_name_var.get() is None
+
+
+def test_a_new_request_id_is_a_random_uuid4_in_hex() -> None:
+    ids = {new_request_id() for _ in range(200)}
+    assert len(ids) == 200
+    for made in ids:
+        parsed = uuid.UUID(made)
+        assert parsed.hex == made and parsed.version == 4 and parsed.variant == uuid.RFC_4122
