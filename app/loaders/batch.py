@@ -21,10 +21,19 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
     """Loads many keys with one `fetch(conn, keys) -> {key: value}`; a missing key gives `missing`."""
 
     def __init__(self, reads: RequestReads, fetch: Fetch[K, V], missing: Any = None) -> None:
-        super().__init__()
+        # DataLoader.__init__ with its defaults (batching and caching on, a dict cache, the
+        # running loop), without its checks of a `batch_load_fn` argument: there is none,
+        # the method below is one, and loaders are made for every request.
+        self.loop = asyncio.get_event_loop()
+        self._cache: dict[K, asyncio.Future[V | None]] = {}
+        self._queue: list[Loader] = []
         self._reads, self._fetch, self._missing = reads, fetch, missing
         self._callers: dict[asyncio.Future[V | None], list[asyncio.Future[V | None]]] = {}  # by shared future
         self._known: dict[K, V] = {}  # values read elsewhere in this request (`remember`)
+
+    @staticmethod
+    def get_cache_key(key: K) -> K:  # DataLoader's default (its __init__ sets it per instance)
+        return key
 
     def load(self, key: K) -> asyncio.Future[V | None]:  # type: ignore[override]
         """A future of the caller's own: graphql-core cancels the sibling fields of a failed
