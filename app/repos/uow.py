@@ -3,6 +3,12 @@
 It rolls back unless `commit()` is called, hands out repositories bound to its
 connection, and on commit writes every event that the aggregates it handed out
 recorded to the outbox table, in the same transaction.
+
+A database connection lost under it (a restart, a failover, `pg_terminate_backend`)
+leaves as `ConnectionLost`, which says whether COMMIT had been sent: before it, the
+transaction cannot have committed (its outbox rows with it), so running the service
+again is safe (`app.services.deps.retried_once_on_connection_loss`); during or after
+it, the outcome is unknown.
 """
 
 from __future__ import annotations
@@ -27,6 +33,15 @@ from app.repos.tracking import Tracker
 
 # SQLSTATEs of a transaction that lost a race: serialization failure, deadlock.
 _LOST_RACE = {"40001", "40P01"}
+
+
+class ConnectionLost(Exception):
+    """The database connection of a UnitOfWork was lost; `commit_sent`: during or after COMMIT."""
+
+    def __init__(self, commit_sent: bool) -> None:
+        when = "during COMMIT, outcome unknown" if commit_sent else "before COMMIT, nothing applied"
+        super().__init__(f"database connection lost {when}")
+        self.commit_sent = commit_sent
 
 
 def utcnow() -> datetime:
@@ -59,6 +74,7 @@ class UnitOfWork:
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
         self._tracker = Tracker()
+        self._commit_sent = False
 
     async def __aenter__(self) -> UnitOfWork:
         self._conn = await self._engine.connect()
@@ -82,6 +98,7 @@ class UnitOfWork:
         now = self.clock()
         rows = [outbox_row(event, aggregate.version, now) for aggregate, event in self._tracker.pending_events()]
         await append(self._conn, rows)
+        self._commit_sent = True  # from here a lost connection may have committed or not
         await self._tx.commit()
         if rows and self._after_commit is not None:
             self._after_commit()  # wake the local relay: there is something to publish
@@ -93,8 +110,14 @@ class UnitOfWork:
         try:
             if self._tx.is_active:
                 await self._tx.rollback()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # Nothing to undo: the server rolls back a lost connection's transaction itself.
         finally:
             await self._conn.close()
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            raise ConnectionLost(self._commit_sent) from exc
         if isinstance(exc, DBAPIError) and _lost_race(exc):
             raise ConcurrentUpdate("data") from exc
 

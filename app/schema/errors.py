@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.exc import DBAPIError
 from strawberry.extensions import SchemaExtension
 
 from app.domain.errors import DomainError
+from app.repos.uow import ConnectionLost
 from app.schema.limits import STATEMENT_TIMEOUT_MESSAGE, is_statement_timeout
 
 log = logging.getLogger("whistle.errors")
@@ -68,7 +70,31 @@ def classify(error: GraphQLError, executed: bool) -> GraphQLError:
     if is_statement_timeout(original):
         log.warning("a database statement timed out in %s", ".".join(map(str, error.path or ())) or "operation")
         return _rebuilt(error, STATEMENT_TIMEOUT_MESSAGE, {"code": "TIMEOUT", "reason": "STATEMENT_TIMEOUT"})
+    if isinstance(original, ConnectionLost) or (isinstance(original, DBAPIError) and original.connection_invalidated):
+        return _connection_lost(error, original)
     return _masked(error)
+
+
+def _connection_lost(error: GraphQLError, original: Exception) -> GraphQLError:
+    """The database dropped the connection (a restart, a failover, pg_terminate_backend)
+    and the retry, if any, did not help: infrastructure, not a bug, so a one-line WARNING
+    without traceback (as the outbox relay logs it), and a message that says whether the
+    change may have been applied: only a loss during COMMIT leaves that unknown."""
+    correlation_id = uuid.uuid4().hex
+    unknown = isinstance(original, ConnectionLost) and original.commit_sent
+    log.warning(
+        "database connection lost in %s, %s (correlationId=%s)",
+        ".".join(map(str, error.path or ())) or "operation",
+        "during COMMIT: outcome unknown" if unknown else "nothing applied",
+        correlation_id,
+        extra={"correlation_id": correlation_id},
+    )
+    outcome = "the change may or may not have been applied, check before retrying" if unknown else "nothing was changed, retry"
+    return _rebuilt(
+        error,
+        f"The database connection was lost; {outcome}. Quote reference {correlation_id} when reporting it.",
+        {"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id},
+    )
 
 
 def _masked(error: GraphQLError) -> GraphQLError:

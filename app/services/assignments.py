@@ -9,9 +9,10 @@ from app.domain.commit import AssignmentCommit, commit_assignments
 from app.domain.fixture import Assignment, Fixture, RefereeRole
 from app.domain.validation import AssignmentProblem, validate_assignments
 from app.repos.uow import UnitOfWork
-from app.services.deps import ServiceDeps, found
+from app.services.deps import ServiceDeps, found, retried_once_on_connection_loss
 
 
+@retried_once_on_connection_loss
 async def stage_assignment(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID, role: RefereeRole) -> Assignment:
     async with deps.uow() as uow:
         fixture = await _fixture_and_referee(uow, fixture_id, referee_id)
@@ -22,6 +23,7 @@ async def stage_assignment(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID
     return assignment
 
 
+@retried_once_on_connection_loss
 async def remove_staged_assignment(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID) -> None:
     async with deps.uow() as uow:
         fixture = await _fixture_and_referee(uow, fixture_id, referee_id)
@@ -30,6 +32,7 @@ async def remove_staged_assignment(deps: ServiceDeps, fixture_id: UUID, referee_
         await uow.commit()
 
 
+@retried_once_on_connection_loss
 async def remove_committed_assignment(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID) -> None:
     async with deps.uow() as uow:
         fixture = await _fixture_and_referee(uow, fixture_id, referee_id)
@@ -38,12 +41,14 @@ async def remove_committed_assignment(deps: ServiceDeps, fixture_id: UUID, refer
         await uow.commit()
 
 
+@retried_once_on_connection_loss
 async def validate_staged_assignments(deps: ServiceDeps) -> list[AssignmentProblem]:
     """Check every STAGED assignment; changes nothing."""
     async with deps.uow() as uow:
         return validate_assignments(await _board(uow), deps.calendar)
 
 
+@retried_once_on_connection_loss
 async def commit_staged_assignments(deps: ServiceDeps) -> AssignmentCommit:
     """Validate, then commit every staged assignment in one transaction, or nothing."""
     async with deps.uow() as uow:

@@ -6,9 +6,10 @@ from uuid import UUID
 
 from app.domain.availability_lock import AvailabilityLock
 from app.domain.fixture import Fixture
-from app.services.deps import ServiceDeps, found
+from app.services.deps import ServiceDeps, found, retried_once_on_connection_loss
 
 
+@retried_once_on_connection_loss
 async def declare_availability(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID) -> Fixture:
     async with deps.uow() as uow:
         fixture = found(await uow.fixtures.get(fixture_id), "fixture", fixture_id)
@@ -19,6 +20,7 @@ async def declare_availability(deps: ServiceDeps, fixture_id: UUID, referee_id: 
     return fixture
 
 
+@retried_once_on_connection_loss
 async def withdraw_availability(deps: ServiceDeps, fixture_id: UUID, referee_id: UUID) -> Fixture:
     async with deps.uow() as uow:
         fixture = found(await uow.fixtures.get(fixture_id), "fixture", fixture_id)
@@ -37,6 +39,7 @@ async def unlock_availabilities(deps: ServiceDeps) -> AvailabilityLock:
     return await _set_lock(deps, locked=False)
 
 
+@retried_once_on_connection_loss
 async def _set_lock(deps: ServiceDeps, *, locked: bool) -> AvailabilityLock:
     async with deps.uow() as uow:
         lock = await uow.lock.get()

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from app.domain.directory import Referee, Team, Venue
 from app.domain.text import required_text
-from app.services.deps import ServiceDeps, found
+from app.services.deps import ServiceDeps, found, retried_once_on_connection_loss
 
 
+@retried_once_on_connection_loss
 async def create_referee(deps: ServiceDeps, name: str, club: str) -> Referee:
     referee = Referee.register(uuid.uuid4(), name, club)
     async with deps.uow() as uow:
@@ -18,6 +19,7 @@ async def create_referee(deps: ServiceDeps, name: str, club: str) -> Referee:
     return referee
 
 
+@retried_once_on_connection_loss
 async def change_referee_club(deps: ServiceDeps, referee_id: UUID, club: str) -> Referee:
     club = required_text(club, "club")  # bad input is reported before an unknown referee
     async with deps.uow() as uow:
@@ -29,6 +31,7 @@ async def change_referee_club(deps: ServiceDeps, referee_id: UUID, club: str) ->
     return referee
 
 
+@retried_once_on_connection_loss
 async def create_team(deps: ServiceDeps, name: str, club: str) -> Team:
     team = Team.register(uuid.uuid4(), name, club)
     async with deps.uow() as uow:
@@ -37,6 +40,7 @@ async def create_team(deps: ServiceDeps, name: str, club: str) -> Team:
     return team
 
 
+@retried_once_on_connection_loss
 async def create_venue(
     deps: ServiceDeps,
     name: str,

@@ -8,9 +8,10 @@ from uuid import UUID
 
 from app.domain.fixture import Fixture, ScheduledFixture, ensure_different_teams
 from app.repos.uow import UnitOfWork
-from app.services.deps import ServiceDeps, found
+from app.services.deps import ServiceDeps, found, retried_once_on_connection_loss
 
 
+@retried_once_on_connection_loss
 async def create_fixture(
     deps: ServiceDeps, date: datetime, venue_id: UUID, team_home_id: UUID, team_away_id: UUID
 ) -> Fixture:
@@ -26,6 +27,7 @@ async def create_fixture(
     return fixture
 
 
+@retried_once_on_connection_loss
 async def change_fixture_date(deps: ServiceDeps, fixture_id: UUID, date: datetime) -> Fixture:
     async with deps.uow() as uow:
         fixture = found(await uow.fixtures.get(fixture_id), "fixture", fixture_id)
@@ -34,6 +36,7 @@ async def change_fixture_date(deps: ServiceDeps, fixture_id: UUID, date: datetim
     return fixture
 
 
+@retried_once_on_connection_loss
 async def change_fixture_venue(deps: ServiceDeps, fixture_id: UUID, venue_id: UUID) -> Fixture:
     async with deps.uow() as uow:
         fixture = found(await uow.fixtures.get(fixture_id), "fixture", fixture_id)
@@ -43,6 +46,7 @@ async def change_fixture_venue(deps: ServiceDeps, fixture_id: UUID, venue_id: UU
     return fixture
 
 
+@retried_once_on_connection_loss
 async def cancel_fixture(deps: ServiceDeps, fixture_id: UUID) -> Fixture:
     async with deps.uow() as uow:
         fixture = found(await uow.fixtures.get(fixture_id), "fixture", fixture_id)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from uuid import UUID
 
-from app.services.deps import ServiceDeps, found
+from app.services.deps import ServiceDeps, found, retried_once_on_connection_loss
 
 
+@retried_once_on_connection_loss
 async def mark_notifications_read(deps: ServiceDeps, referee_id: UUID, ids: Collection[UUID] | None) -> int:
     """Mark the referee's notifications read (all when `ids` is None); how many changed."""
     async with deps.uow() as uow:
