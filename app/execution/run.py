@@ -126,6 +126,26 @@ def _cancel(steps: Any) -> None:
         pass
 
 
+async def _first_done(futures: set[Any]) -> None:
+    """Wait until one of `futures` is done, as `asyncio.wait(futures, return_when=FIRST_COMPLETED)`
+    does (a waiter future woken by a done-callback, so one loop turn later also when one is
+    done already), without its Task-like wrapping of each future and its bookkeeping.
+    Cancelled, it cancels only its own waiter, never the futures (see `uncancelled_waits`)."""
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_future: Any) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(wake)
+    try:
+        await waiter
+    finally:
+        for future in futures:
+            future.remove_done_callback(wake)
+
+
 def _steps(awaitable: Any) -> Any:
     """What `send` steps: the coroutine itself, or any other awaitable's iterator."""
     return awaitable if type(awaitable) is CoroutineType else awaitable.__await__()
@@ -486,7 +506,7 @@ class Run:
                     return
                 futures = {future for _entry, future in blocked if future is not None}
                 if futures:
-                    await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+                    await _first_done(futures)
                 else:
                     await asyncio.sleep(0)  # a bare `yield` (asyncio.sleep(0)) asks for one loop turn
                 # Those whose future is done go on, in the order they started, as their

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader, dispatch_queue
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.execution.run import uncancelled_waits
@@ -21,10 +21,19 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
     """Loads many keys with one `fetch(conn, keys) -> {key: value}`; a missing key gives `missing`."""
 
     def __init__(self, reads: RequestReads, fetch: Fetch[K, V], missing: Any = None) -> None:
-        super().__init__()
+        # DataLoader.__init__ with its defaults (batching and caching on, a dict cache, the
+        # running loop), without its checks of a `batch_load_fn` argument: there is none,
+        # the method below is one, and loaders are made for every request.
+        self.loop = asyncio.get_event_loop()
+        self._cache: dict[K, asyncio.Future[V | None]] = {}
+        self._queue: list[Loader] = []
         self._reads, self._fetch, self._missing = reads, fetch, missing
         self._callers: dict[asyncio.Future[V | None], list[asyncio.Future[V | None]]] = {}  # by shared future
         self._known: dict[K, V] = {}  # values read elsewhere in this request (`remember`)
+
+    @staticmethod
+    def get_cache_key(key: K) -> K:  # DataLoader's default (its __init__ sets it per instance)
+        return key
 
     def load(self, key: K) -> asyncio.Future[V | None]:  # type: ignore[override]
         """A future of the caller's own: graphql-core cancels the sibling fields of a failed
@@ -47,6 +56,20 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
             shared.add_done_callback(self._relay)
         callers.append(own)
         return own
+
+    def do_resolve_reject(self, key: K, future: asyncio.Future[V | None]) -> None:  # type: ignore[override]
+        """Queue the load; the first of a batch schedules its dispatch. aiodataloader
+        schedules it as `loop.call_soon(ensure_future, dispatch())`: a coroutine and a Task
+        per batch only to call `dispatch_queue` two loop turns later. Two callbacks take the
+        same two turns (in the same places of the loop's queue, with the same context), so
+        the loads of those turns join the batch as before, for less."""
+        queue = self._queue
+        queue.append(Loader(key=key, future=future))
+        if len(queue) == 1:
+            if self.batch:
+                self.loop.call_soon(self.loop.call_soon, dispatch_queue, self)
+            else:
+                dispatch_queue(self)
 
     async def load_all(self, keys: Iterable[K | None]) -> dict[K, V | None | Exception]:
         """The value of each key (None: no key, skipped), loaded as `load` loads it (in the

@@ -574,17 +574,52 @@ TIMED_OUT = object()
 
 async def within_timeout(seconds: float | None, operation: Any) -> Any:
     """The result of awaiting `operation`, or TIMED_OUT when it ran longer than `seconds`
-    (None: no limit) and was cancelled. The lean lane (app.lean_lane) times its plans with it too."""
+    (None: no limit) and was cancelled. The lean lane (app.lean_lane) times its plans with it too.
+
+    What `async with asyncio.timeout(seconds)` does, step for step (the task cancelled at
+    the deadline, that cancellation withdrawn with `uncancel` on the way out, a cancellation
+    from elsewhere passed on), without its context manager's two coroutines and state
+    machine: on a small query those were about 1.5 % of the request."""
     if seconds is None:
         return await operation
-    deadline = asyncio.timeout(seconds)
+    task = asyncio.current_task()
+    if task is None:
+        raise RuntimeError("Timeout should be used inside a task")
+    deadline = _Deadline(task)
+    loop = task.get_loop()
+    when = loop.time() + seconds
+    handle = loop.call_soon(deadline.expire) if when <= loop.time() else loop.call_at(when, deadline.expire)
     try:
-        async with deadline:
-            return await operation
-    except TimeoutError:
-        if not deadline.expired():
+        return await operation
+    except asyncio.CancelledError as cancelled:
+        if not deadline.expired:
             raise
+        deadline.expired = False  # withdrawn here, once
+        if task.uncancel() > deadline.cancelling or type(cancelled) is not asyncio.CancelledError:
+            raise  # a cancellation from elsewhere as well: it goes on
+    except TimeoutError:
+        if not deadline.expired:
+            raise  # the operation's own, not the deadline's
+    finally:
+        handle.cancel()
+        if deadline.expired:  # the deadline's cancellation, whatever the operation ended with
+            task.uncancel()
     return TIMED_OUT
+
+
+class _Deadline:
+    """The end of `within_timeout`'s time: cancels the task it times."""
+
+    __slots__ = ("task", "cancelling", "expired")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.cancelling = task.cancelling()  # cancellations requested before the deadline's own
+        self.expired = False
+
+    def expire(self) -> None:
+        self.task.cancel()
+        self.expired = True
 
 
 def timed_out_result(seconds: float) -> GraphQLExecutionResult:

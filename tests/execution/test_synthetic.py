@@ -256,6 +256,35 @@ async def test_the_execution_timeout_cancels_what_is_awaited() -> None:
     assert is_compiled(schema, "{ slow }")
 
 
+@strawberry.type
+class SharedWaitQuery:
+    shared: strawberry.Private[asyncio.Future[int]]
+
+    @strawberry.field
+    async def first(self) -> int:
+        return await self.shared
+
+    @strawberry.field
+    async def second(self) -> int:
+        return await self.shared
+
+
+async def test_the_execution_timeout_leaves_the_futures_waited_on_uncancelled() -> None:
+    """A loader hands the same future to every caller of a key (app.loaders.batch): a run
+    stopped by the timeout while it waits on one cancels its own wait, not the future,
+    which other callers still get their value from."""
+    schema = TimedSchema(query=SharedWaitQuery, execution_context_class=CompiledExecutor)
+    root = SharedWaitQuery(shared=asyncio.get_running_loop().create_future())
+    result = await schema.execute("{ first second }", root_value=root)
+    assert result.data is None and result.errors[0].extensions == {"code": "TIMEOUT", "reason": "EXECUTION_TIMEOUT"}
+    assert not root.shared.cancelled()
+    woken: list[int] = []
+    root.shared.add_done_callback(lambda future: woken.append(future.result()))
+    root.shared.set_result(7)
+    await asyncio.sleep(0)
+    assert woken == [7]
+
+
 async def test_batch_forms_fail_and_propagate_as_their_resolvers() -> None:
     """A field with a batch form answers as its resolver: some objects of the level fail
     (a raised error, a null for a non-null field) at their own paths, the others are

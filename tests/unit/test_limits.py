@@ -16,12 +16,14 @@ from app.api import build_schema
 from app.schema.errors import classify
 from app.schema.limits import (
     STATEMENT_TIMEOUT_MESSAGE,
+    TIMED_OUT,
     ExecutionTimeout,
     OperationLimits,
     count_tokens,
     is_statement_timeout,
     operation_variables,
     with_limit_rules,
+    within_timeout,
 )
 
 SCHEMA = build_schema()
@@ -291,6 +293,59 @@ async def test_an_operation_that_runs_too_long_is_stopped_with_a_timeout_error()
     assert [e.extensions for e in result.errors] == [{"code": "TIMEOUT", "reason": "EXECUTION_TIMEOUT"}]
     assert "0.05 seconds" in result.errors[0].message
     assert (await schema.execute("{ fast }")).data == {"fast": 2}
+
+
+async def test_within_timeout_answers_as_asyncio_timeout_does() -> None:
+    """The value, or TIMED_OUT at the deadline with the task's cancellation withdrawn (it
+    goes on, uncancelled); the operation's own TimeoutError and errors pass through."""
+
+    async def value() -> int:
+        await asyncio.sleep(0)
+        return 3
+
+    async def own_timeout() -> None:
+        raise TimeoutError("the operation's own")
+
+    task = asyncio.current_task()
+    assert await within_timeout(1, value()) == 3
+    assert await within_timeout(None, value()) == 3
+    assert await within_timeout(0.01, asyncio.sleep(5)) is TIMED_OUT
+    assert task.cancelling() == 0  # type: ignore[union-attr]
+    await asyncio.sleep(0)  # not cancelled any more
+    with pytest.raises(TimeoutError, match="own"):
+        await within_timeout(1, own_timeout())
+
+    async def swallows_the_cancellation() -> int:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return 4
+        return 0
+
+    assert await within_timeout(0.01, swallows_the_cancellation()) == 4  # ended otherwise: its answer
+    assert task.cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_within_timeout_passes_on_a_cancellation_from_elsewhere() -> None:
+    started = asyncio.Event()
+
+    async def timed() -> Any:
+        started.set()
+        return await within_timeout(5, asyncio.sleep(5))
+
+    runner = asyncio.ensure_future(timed())
+    await started.wait()
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+
+    async def cancelled_at_the_deadline_too() -> Any:
+        task = asyncio.current_task()
+        asyncio.get_running_loop().call_later(0.01, task.cancel)  # type: ignore[union-attr]
+        return await within_timeout(0.01, asyncio.sleep(5))
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.ensure_future(cancelled_at_the_deadline_too())
 
 
 def test_the_schema_takes_its_timeout_from_the_settings() -> None:
