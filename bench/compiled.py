@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,16 @@ from app.schema.cursors import CursorCodec  # noqa: E402
 from app.security.identity import DEV_ADMIN  # noqa: E402
 from app.services.demo import seed_demo  # noqa: E402
 from app.services.deps import ServiceDeps  # noqa: E402
+from tests.dates import demo_season_start  # noqa: E402
 from tests.execution.harness import CALENDAR  # noqa: E402
 from tests.execution.test_differential import Q1, Q2  # noqa: E402
 
-Q1_VARIABLES = {"from": "2026-08-01T00:00:00Z", "to": "2027-08-01T00:00:00Z", "first": 100}
+# A year from five weeks before the demo season (seeded today: it moves with the seed day).
+Q1_VARIABLES = {
+    "from": f"{demo_season_start() - timedelta(weeks=5)}T00:00:00Z",
+    "to": f"{demo_season_start() + timedelta(weeks=47)}T00:00:00Z",
+    "first": 100,
+}
 
 
 async def _prepare(url: str) -> str:

@@ -2,7 +2,10 @@
 
 It is the original system's directory (the three referees, teams and venues of
 thalerjonathan/rust-ddd, `monolith/db/init.sql`, with their ids) plus a generated
-season of a regional league around Zurich, 2026-09 to 2027-05:
+season of a regional league around Zurich, placed around the day it is seeded (the seed
+day): its first round was SEASON_WEEKS_BEFORE weekends before the seed day's weekend and it
+runs some five months after, so the demo shows a live season whenever it is loaded
+(seeded on 2026-12-04: 2026-09-04 to 2027-05-09):
 
 - 16 teams (the 3 original ones and 13 club teams), each with a home venue;
 - 43 referees (the 3 original ones and 40 more), each with a club;
@@ -11,16 +14,18 @@ season of a regional league around Zurich, 2026-09 to 2027-05:
   local kick-off times in the league time zone), scheduled through
   `Fixture.schedule`, so no venue hosts two fixtures and no team plays twice on a day;
 - availabilities: several referees per fixture, never from a club that plays in it;
-- the first weeks committed (first and second referee), the following weeks staged,
-  all passing the assignment validation; one staged re-assignment of a committed
-  second referee; three cancelled fixtures, two of them with a midweek make-up fixture.
-  Staging is for fixtures still to be played: seeded during the season, everything up
-  to a week after the seed day is committed and the next rounds are staged, so that a
-  commit never notifies referees about matches long past.
+- everything up to a week after the seed day committed (first and second referee),
+  the next four rounds staged, all passing the assignment validation: staging is for
+  fixtures still to be played, and a commit never notifies referees about matches long
+  past; one staged re-assignment of a committed second referee; three cancelled
+  fixtures (a committed one, one in the season's late winter and one in its spring),
+  two of them with a midweek make-up fixture.
 
 Everything is deterministic (fixed random seeds per part, `uuid5` ids under a fixed
-namespace), so the demo is the same everywhere for the same league calendar and seed
-day, and it is written in one transaction: the demo is there entirely or not at all.
+namespace, taken from names, never from dates), so the demo is the same everywhere for
+the same league calendar and seed day; another seed day shifts the season by whole weeks
+(what is committed and staged by then follows the seed day). It is written in one
+transaction: the demo is there entirely or not at all.
 """
 
 from __future__ import annotations
@@ -113,22 +118,22 @@ REFEREE_NAMES = (
 )
 REFEREE_ONLY_CLUBS = ("Volley Küsnacht", "VC Greifensee", "VBC Rüti", "Volley Adliswil")  # clubs without a team here
 
-# --- the season calendar (local dates and times in the league time zone) ------------
+# --- the season calendar (weeks after the first round; local dates and times in the league time zone)
 
-FIRST_ROUND = date(2026, 9, 5)  # a Saturday; one round per weekend from here
-BREAKS = frozenset(  # Saturdays without a round: autumn break, Christmas, sports week, Easter
-    {date(2026, 10, 10), date(2026, 12, 19), date(2026, 12, 26), date(2027, 1, 2), date(2027, 2, 13), date(2027, 3, 27)}
-)
+SEASON_WEEKS_BEFORE = 13  # the first round: this many weekends before the seed day's weekend
+# Weekends without a round, as they fall for a season starting in early September: autumn
+# break, Christmas and New Year, sports week, Easter.
+BREAK_WEEKS = frozenset({5, 15, 16, 17, 23, 29})
 KICK_OFFS = {  # day offset from the round's Saturday -> (weight, local kick-off times)
     -1: (0.15, (time(20, 0), time(20, 30))),
     0: (0.55, (time(14, 0), time(15, 0), time(16, 0), time(17, 0), time(17, 30), time(19, 0), time(19, 30))),
     1: (0.30, (time(13, 0), time(14, 0), time(15, 0), time(16, 0), time(17, 0))),
 }
 MAKE_UP_KICK_OFF = time(20, 0)  # make-up fixtures: the Wednesday 11 days after the cancelled one
-COMMITTED_BEFORE = date(2026, 10, 19)  # fixtures before: committed first and second referee...
-COMMITTED_AHEAD = timedelta(days=7)  # ...or before a week after the seed day, whichever is later
+CANCELLED_WEEKS = (range(22, 26), range(30, 34))  # the late-winter and the spring cancellation
+COMMITTED_AHEAD = timedelta(days=7)  # fixtures before a week after the seed day: committed
 STAGED_ROUNDS = 4  # the rounds after the committed ones: staged
-COMMITTED_AT = datetime(2026, 8, 28, 17, 0, tzinfo=timezone.utc)  # when the admin committed the autumn plan
+PLAN_COMMITTED = (timedelta(days=-8), time(17, 0))  # when the admin committed the plan: the Friday before the first round, 17:00 UTC
 
 _OPEN = AvailabilityLock()  # the demo declares availabilities as if the lock were open
 
@@ -180,17 +185,25 @@ async def seed_demo(deps: ServiceDeps) -> bool:
     return True
 
 
+def season_start(today: date) -> date:
+    """The Saturday of the first round of the demo seeded on the local day `today`:
+    SEASON_WEEKS_BEFORE weekends before today's (Monday to Thursday look ahead to the
+    coming weekend), so that some rounds are played and most are still to come."""
+    return _saturday_of(today) - timedelta(weeks=SEASON_WEEKS_BEFORE)
+
+
 def build_demo(calendar: LeagueCalendar, now: datetime) -> Demo:
     """The whole demo as seeded at `now`, built with the domain's own rules; pure, no I/O."""
+    first_round = season_start(calendar.local_day(now))
     referees = _referees()
     venues = _venues()
     teams, home_venue = _teams({v.name: v.id for v in venues})
     club_of = {t.id: t.club for t in teams}
-    fixtures = _season_fixtures(teams, home_venue, calendar)
+    fixtures = _season_fixtures(teams, home_venue, first_round, calendar)
     _availabilities(fixtures, referees, club_of, part="season")
     plan = _AssignmentPlan(calendar, now)
-    commit = plan.commit_early_fixtures(fixtures)
-    make_ups = _cancellations(fixtures, calendar)
+    commit = plan.commit_early_fixtures(fixtures, _committed_at(first_round))
+    make_ups = _cancellations(fixtures, first_round, calendar)
     _availabilities(make_ups, referees, club_of, part="make-ups")
     fixtures = sorted(fixtures + make_ups, key=lambda f: (f.date, str(f.id)))
     plan.stage_next_fixtures(fixtures)
@@ -244,13 +257,24 @@ def _double_round_robin(team_ids: Sequence[UUID]) -> list[list[tuple[UUID, UUID]
     return first_half + [[(away, home) for home, away in pairs] for pairs in first_half]
 
 
-def _round_saturdays(count: int) -> list[date]:
-    saturdays, day = [], FIRST_ROUND
+def _round_saturdays(count: int, first_round: date) -> list[date]:
+    saturdays, week = [], 0
     while len(saturdays) < count:
-        if day not in BREAKS:
-            saturdays.append(day)
-        day += timedelta(days=7)
+        if week not in BREAK_WEEKS:
+            saturdays.append(first_round + timedelta(weeks=week))
+        week += 1
     return saturdays
+
+
+def _week_of(day: date, first_round: date) -> int:
+    """The week of the season a local day's round belongs to (0: the first round's)."""
+    return (_saturday_of(day) - first_round).days // 7
+
+
+def _committed_at(first_round: date) -> datetime:
+    """When the admin committed the plan: before the first round, when none was played."""
+    days_before, at = PLAN_COMMITTED
+    return datetime.combine(first_round + days_before, at, tzinfo=timezone.utc)
 
 
 def _kick_off(rng: random.Random, saturday: date, offset: int, calendar: LeagueCalendar) -> datetime:
@@ -266,7 +290,9 @@ def _offsets_by_preference(rng: random.Random) -> list[int]:
     return [first, *(o for o in offsets if o != first)]
 
 
-def _season_fixtures(teams: Sequence[Team], home_venue: dict[UUID, UUID], calendar: LeagueCalendar) -> list[Fixture]:
+def _season_fixtures(
+    teams: Sequence[Team], home_venue: dict[UUID, UUID], first_round: date, calendar: LeagueCalendar
+) -> list[Fixture]:
     """The double round robin, each match on the first day of its weekend the rules allow."""
     rng = _rng("fixtures")
     names = {t.id: t.name for t in teams}
@@ -275,7 +301,7 @@ def _season_fixtures(teams: Sequence[Team], home_venue: dict[UUID, UUID], calend
     rounds = _double_round_robin(order)
     by_day: dict[date, list[ScheduledFixture]] = defaultdict(list)
     fixtures = []
-    for number, (pairs, saturday) in enumerate(zip(rounds, _round_saturdays(len(rounds)), strict=True), start=1):
+    for number, (pairs, saturday) in enumerate(zip(rounds, _round_saturdays(len(rounds), first_round), strict=True), start=1):
         for home, away in pairs:
             fixture_id = _id("fixture", f"{number}/{names[home]}/{names[away]}")
             for offset in _offsets_by_preference(rng):
@@ -307,15 +333,16 @@ def _try_schedule(
         return None
 
 
-def _cancellations(fixtures: list[Fixture], calendar: LeagueCalendar) -> list[Fixture]:
-    """Cancel three fixtures: a committed one in the autumn, one in February and one in
-    April; the first two get a make-up fixture, which this returns."""
+def _cancellations(fixtures: list[Fixture], first_round: date, calendar: LeagueCalendar) -> list[Fixture]:
+    """Cancel three fixtures: a committed one, one in the late winter and one in the
+    spring (CANCELLED_WEEKS); the first two get a make-up fixture, which this returns."""
     rng = _rng("cancellations")
     committed = [f for f in fixtures if f.committed()]
-    february = [f for f in fixtures if calendar.local_day(f.date).month == 2]
-    april = [f for f in fixtures if calendar.local_day(f.date).month == 4]
+    winter, spring = (
+        [f for f in fixtures if _week_of(calendar.local_day(f.date), first_round) in weeks] for weeks in CANCELLED_WEEKS
+    )
     make_ups = []
-    for chosen, make_up in ((rng.choice(committed), True), (rng.choice(february), True), (rng.choice(april), False)):
+    for chosen, make_up in ((rng.choice(committed), True), (rng.choice(winter), True), (rng.choice(spring), False)):
         chosen.cancel()
         if make_up:
             make_ups.append(_make_up(chosen, fixtures, calendar))
@@ -371,19 +398,19 @@ class _AssignmentPlan:
     def __init__(self, calendar: LeagueCalendar, now: datetime) -> None:
         self.calendar = calendar
         self.now = now
-        self.committed_before = max(COMMITTED_BEFORE, calendar.local_day(now) + COMMITTED_AHEAD)
+        self.committed_before = calendar.local_day(now) + COMMITTED_AHEAD
         self.rng = _rng("assignments")
         self.held_days: dict[UUID, set[date]] = defaultdict(set)
         self.load: Counter[UUID] = Counter()
 
-    def commit_early_fixtures(self, fixtures: Sequence[Fixture]) -> AssignmentCommit:
+    def commit_early_fixtures(self, fixtures: Sequence[Fixture], committed_at: datetime) -> AssignmentCommit:
         """First and second referee for every fixture before `committed_before`, committed
-        (staged as if before the season, when none of them had been played)."""
+        (staged at `committed_at`, before the season, when none of them had been played)."""
         for fixture in fixtures:
             if self._day(fixture) < self.committed_before:
-                self._staff(fixture, RefereeRole.FIRST, COMMITTED_AT)
-                self._staff(fixture, RefereeRole.SECOND, COMMITTED_AT)
-        return commit_assignments(fixtures, _id("commit", "autumn"), COMMITTED_AT, self.calendar)
+                self._staff(fixture, RefereeRole.FIRST, committed_at)
+                self._staff(fixture, RefereeRole.SECOND, committed_at)
+        return commit_assignments(fixtures, _id("commit", "autumn"), committed_at, self.calendar)
 
     def stage_next_fixtures(self, fixtures: Sequence[Fixture]) -> None:
         """Staged referees for most unassigned fixtures of the STAGED_ROUNDS weekends after

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ try:  # without Playwright the `browser` fixture skips (or fails in CI) with the
 except ImportError:  # pragma: no cover - only on a machine without the dev extra
     expect = None  # type: ignore[assignment]
 
+from tests.dates import demo_season_start
 from tests.e2e.processes import ROOT, ServerProcess, whistle_env
 from tests.integration.bus_fixtures import free_port
 
@@ -39,9 +40,11 @@ AXE = NPM_PROJECT / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 NARROWEST = {"width": 360, "height": 740}
-# A day in the demo season (2026-09 to 2027-05, fixed dates): pages on demo data see the
-# browser's clock stand here, so "upcoming" and the default date windows do not run dry.
-DEMO_TODAY = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+# A day in the demo season, which is placed around the day the server seeds it (today):
+# pages on demo data see the browser's clock stand at noon on the Friday of the season's
+# 11th week, 10 to 16 days before today, with played fixtures, committed ones still to
+# come and the staged rounds after (seeded on 2026-12-04 it is 2026-11-20).
+DEMO_TODAY = datetime.combine(demo_season_start() + timedelta(weeks=11, days=-1), time(12), tzinfo=timezone.utc)
 
 _browser_unavailable: str | None = None
 

@@ -22,6 +22,7 @@ import pytest
 from app.config import Settings
 from app.security.authn import mint_local_token
 from app.security.identity import Role
+from tests.dates import saturday_ahead
 from tests.e2e.node_clients import RunningClient, running_client
 from tests.e2e.processes import ServerProcess, whistle_env
 from tests.integration.bus_fixtures import free_port
@@ -53,9 +54,11 @@ class League:
         return response.json()
 
     def change_fixture(self) -> None:
-        """A committed change of the fixture: one fixtureChanged event (DATE_CHANGED)."""
+        """A committed change of the fixture: one fixtureChanged event (DATE_CHANGED), to
+        a day a year ahead, after the demo season (which moves with the seed day, today),
+        so that the fixture's venue and teams are free then."""
         self._day = self._day % 27 + 1
-        date = f"2027-02-{self._day:02d}T18:30:00+00:00"
+        date = f"{saturday_ahead() + timedelta(days=self._day)}T18:30:00+00:00"
         answer = self.post(self.admin, "mutation($id: ID!, $d: DateTime!) { changeFixtureDate(fixtureId: $id, date: $d) { id } }", id=self.fixture_id, d=date)
         assert "errors" not in answer, answer
 

@@ -7,6 +7,7 @@ league the other comparisons read)."""
 from __future__ import annotations
 
 import ast
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,12 @@ from graphql import (
     Visitor,
 )
 
+from tests.dates import demo_season_start
 from tests.federation.corpus import League
+
+# Date-times for variables: the whole demo season (it moves with the seed day, today).
+SEASON_FROM = f"{demo_season_start() - timedelta(days=4)}T00:00:00Z"
+SEASON_TO = f"{demo_season_start() + timedelta(weeks=38, days=3)}T00:00:00Z"
 
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 
@@ -111,6 +117,6 @@ def _value(type_: Any, argument: str, id_: str, league: League) -> Any:
         "ID": id_,
         "Int": 5,
         "Boolean": True,
-        "DateTime": "2026-09-01T00:00:00Z" if argument != "to" else "2027-06-01T00:00:00Z",
+        "DateTime": SEASON_FROM if argument != "to" else SEASON_TO,
         "String": league.cursor if argument == "after" else "text",
     }.get(type_.name)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.execution.executor import is_compiled
 from app.repos.engine import create_engine
 from app.security.identity import Identity
+from tests.dates import demo_season_start
 from tests.e2e.test_fuzz import _string, any_values, datetime_values, id_values
 from tests.execution.documents import e2e_query_documents, operation_names, variables_for
 from tests.execution.harness import ADMIN, league_of, referee_identity, run
@@ -29,7 +31,12 @@ FIXTURE_SELECTION = """id date status venue { id name city } teamHome { id name 
 # The benchmark's operations (../shared/peers/bodies): a 5-day window of fixtures, one fixture.
 Q1 = f"query Q1($from: DateTime!, $to: DateTime!, $first: Int) {{ fixtures(from: $from, to: $to, first: $first) {{ edges {{ node {{ {FIXTURE_SELECTION} }} }} }} }}"
 Q2 = f"query Q2($id: ID!) {{ fixture(id: $id) {{ {FIXTURE_SELECTION} }} }}"
-Q1_VARIABLES = {"from": "2026-09-01T00:00:00Z", "to": "2026-10-15T00:00:00Z", "first": 100}
+# The demo season's first six weeks (it moves with the seed day, today).
+Q1_VARIABLES = {
+    "from": f"{demo_season_start() - timedelta(days=4)}T00:00:00Z",
+    "to": f"{demo_season_start() + timedelta(weeks=6, days=-2)}T00:00:00Z",
+    "first": 100,
+}
 
 
 def identities(league: League) -> list[Identity]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.dates import saturday_ahead
+from tests.dates import demo_season_start, saturday_ahead
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
@@ -130,6 +130,14 @@ class Operation:
     capture: dict[str, Callable[[dict[str, Any]], str]] = field(default_factory=dict)
 
 
+def demo_window(from_week: int, to_week: int, from_offset: str, to_offset: str) -> str:
+    """`from: …, to: …` around the demo season (it moves with the seed day, today), in
+    weeks from its first round, as local midnights with the offsets given."""
+    start = demo_season_start()
+    since, until = (start + timedelta(weeks=from_week)).isoformat(), (start + timedelta(weeks=to_week)).isoformat()
+    return f'from: "{since}T00:00:00{from_offset}", to: "{until}T00:00:00{to_offset}"'
+
+
 def queries() -> list[Operation]:
     """Read-only operations; `variables(league)`."""
     return [
@@ -139,8 +147,8 @@ def queries() -> list[Operation]:
         Operation("referee upper-case id", "query($id: ID!) { referee(id: $id) { id name } }", lambda k: {"id": k.referee.upper()}),
         Operation("referee unknown", "query($id: ID!) { referee(id: $id) { id } }", lambda k: {"id": UNKNOWN}),
         Operation("referee malformed id", "{ referee(id: \"nope\") { id } }"),
-        Operation("referee available fixtures window", """query($id: ID!) { referee(id: $id) {
-            availableFixtures(from: "2026-10-01T00:00:00+02:00", to: "2027-01-01T00:00:00Z") { id date } } }""",
+        Operation("referee available fixtures window", f"""query($id: ID!) {{ referee(id: $id) {{
+            availableFixtures({demo_window(4, 17, "+02:00", "Z")}) {{ id date }} }} }}""",
                   lambda k: {"id": k.busy_referee}),
         Operation("referee committed assignments", """query($id: ID!) { referee(id: $id) {
             assignments(status: COMMITTED) { role fixture { date teamAway { club } } } } }""", lambda k: {"id": k.busy_referee}),
@@ -154,9 +162,9 @@ def queries() -> list[Operation]:
             edges { node { id date teamHome { name } teamAway { name } } } } }""", lambda k: {"t": k.team}),
         Operation("fixtures by referee", """query($r: ID) { fixtures(refereeId: $r) { totalCount
             edges { node { id assignments { role status referee { id } } } } } }""", lambda k: {"r": k.busy_referee}),
-        Operation("fixtures by venue and window", """query($v: ID) { fixtures(venueId: $v,
-            from: "2026-09-01T00:00:00Z", to: "2026-12-31T00:00:00+01:00", status: SCHEDULED) {
-            totalCount edges { node { id date venue { name } } } } }""", lambda k: {"v": k.venue}),
+        Operation("fixtures by venue and window", f"""query($v: ID) {{ fixtures(venueId: $v,
+            {demo_window(-1, 16, "Z", "+01:00")}, status: SCHEDULED) {{
+            totalCount edges {{ node {{ id date venue {{ name }} }} }} }} }}""", lambda k: {"v": k.venue}),
         Operation("fixtures cancelled", "{ fixtures(status: CANCELLED) { totalCount edges { node { id status } } } }"),
         Operation("fixtures bad page size", "{ fixtures(first: 0) { totalCount } }"),
         Operation("fixtures bad cursor", "{ fixtures(after: \"garbage\") { totalCount } }"),

@@ -1,5 +1,5 @@
 """The demo seed: the original system's directory plus a season that obeys every rule,
-loaded once, in one transaction, the same everywhere."""
+placed around the seed day, loaded once, in one transaction, the same everywhere."""
 
 from __future__ import annotations
 
@@ -16,13 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.domain.calendar import LeagueCalendar
 from app.repos.tables import assignments, availabilities, fixtures, outbox, referees, teams, venues
 from app.services import assignments as assignment_services
-from app.services.demo import DEMO_MARKER, ORIGINAL_REFEREES, ORIGINAL_TEAMS, ORIGINAL_VENUES, build_demo, seed_demo
+from app.services.demo import (
+    DEMO_MARKER,
+    ORIGINAL_REFEREES,
+    ORIGINAL_TEAMS,
+    ORIGINAL_VENUES,
+    build_demo,
+    season_start,
+    seed_demo,
+)
 from app.services.deps import ServiceDeps
 from tests.integration.conftest import World
 
 ZURICH = ZoneInfo("Europe/Zurich")
 CALENDAR = LeagueCalendar(ZURICH, timedelta(minutes=150))
-SEED_DAY = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)  # the demo as seeded early in its season
+SEED_DAY = datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc)  # a Thursday: the season started on 2026-07-04
 
 
 def seeded_on(day: datetime) -> Callable[[], datetime]:
@@ -105,8 +113,10 @@ async def test_schedule_obeys_the_same_day_rules(seeded: World) -> None:
 
     every = await seeded.rows(fixtures)
     days = [CALENDAR.local_day(f["date"]) for f in every]
-    assert date(2026, 9, 1) <= min(days) and max(days) <= date(2027, 5, 31)
-    assert any(d > date(2027, 3, 1) for d in days), "upcoming fixtures in the spring"
+    first_round = season_start(SEED_DAY.date())
+    assert min(days) == first_round - timedelta(days=1), "the first round starts on a Friday evening"
+    assert max(days) <= first_round + timedelta(weeks=36)
+    assert any(d > SEED_DAY.date() + timedelta(weeks=20) for d in days), "upcoming fixtures months ahead"
     for f in every:
         local = f["date"].astimezone(ZURICH)
         assert local.weekday() in (2, 4, 5, 6), "weekends, Friday and (make-up) Wednesday evenings"
@@ -180,18 +190,51 @@ async def test_concurrent_seeds_load_the_demo_once(zurich: ServiceDeps) -> None:
     assert len(await World(zurich).rows(fixtures)) >= 150
 
 
+def test_the_season_starts_thirteen_weekends_before_the_seed_days_weekend() -> None:
+    # Seeded on 2026-12-04 (a Friday) it is the season the demo had when its dates were fixed.
+    assert season_start(date(2026, 12, 4)) == date(2026, 9, 5)
+    for day in range(4, 7):  # Friday to Sunday: this weekend's round
+        assert season_start(date(2026, 12, day)) == date(2026, 9, 5)
+    for day in range(7, 11):  # Monday to Thursday: the coming weekend's
+        assert season_start(date(2026, 12, day)) == date(2026, 9, 12)
+    assert all(season_start(date(2031, 1, 1) + timedelta(days=n)).weekday() == 5 for n in range(7))
+
+
+def test_the_same_seed_day_gives_the_same_demo_and_another_day_the_same_season_shifted() -> None:
+    def season(now: datetime) -> list[tuple]:
+        demo = build_demo(CALENDAR, now)
+        start = season_start(CALENDAR.local_day(now))
+        return [(f.id, f.date.astimezone(ZURICH).replace(tzinfo=None) - datetime.combine(start, time())) for f in demo.fixtures]
+
+    assert build_demo(CALENDAR, SEED_DAY).fixtures[5].id == build_demo(CALENDAR, SEED_DAY).fixtures[5].id
+    # Same weekday of the seed day, other years (and other DST dates): the same local schedule.
+    a, b = season(datetime(2026, 12, 3, 12, tzinfo=timezone.utc)), season(datetime(2033, 6, 2, 12, tzinfo=timezone.utc))
+    assert a == b
+
+
 @pytest.mark.parametrize(
     "now",
     [
-        datetime(2026, 8, 1, tzinfo=timezone.utc),  # before the season
-        datetime(2026, 12, 4, 15, tzinfo=timezone.utc),  # mid-season, with the Christmas break ahead
-        datetime(2027, 4, 20, tzinfo=timezone.utc),  # near its end
-        datetime(2027, 9, 1, tzinfo=timezone.utc),  # after it
+        datetime(2026, 12, 4, 15, tzinfo=timezone.utc),  # the day the demo season was made relative (a Friday)
+        datetime(2026, 12, 5, 21, tzinfo=timezone.utc),  # a Saturday evening, this weekend's round played
+        datetime(2026, 12, 6, 23, 30, tzinfo=timezone.utc),  # Monday already in Zurich
+        datetime(2027, 3, 28, 1, 30, tzinfo=timezone.utc),  # the night the clocks go forward
+        datetime(2027, 9, 1, tzinfo=timezone.utc),  # what used to be after the season
+        datetime(2031, 2, 12, 9, tzinfo=timezone.utc),  # years on
+        datetime(2099, 7, 16, 18, tzinfo=timezone.utc),
     ],
 )
-def test_staged_assignments_are_only_on_fixtures_still_to_be_played(now: datetime) -> None:
+def test_seeded_on_any_day_the_season_is_under_way(now: datetime) -> None:
     demo = build_demo(CALENDAR, now)
+    played = [f for f in demo.fixtures if f.date <= now]
+    upcoming = [f for f in demo.fixtures if f.date > now and not f.cancelled]
+    assert len(demo.fixtures) == 242, "30 rounds of 8 and two make-up fixtures, whatever the day"
+    assert sum(f.cancelled for f in demo.fixtures) == 3
+    assert len(played) >= 80 and len(upcoming) >= 130
+    # Played fixtures have their committed referees, but for the make-up of the committed
+    # cancellation when it is past: it is scheduled after the plan was committed.
+    assert len([f for f in played if not f.cancelled and not f.committed()]) <= 1
     staged = [(f, a) for f in demo.fixtures for a in f.staged()]
     assert all(f.date > now for f, _ in staged), "a commit would notify referees about matches already played"
-    if now.year == 2026:
-        assert len(staged) >= 15, "the next rounds are staged"
+    assert len(staged) >= 15, "the next rounds are staged"
+    assert demo.commit.committed_at < min(f.date for f in demo.fixtures)
