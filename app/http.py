@@ -31,7 +31,7 @@ from app.config import Settings
 from app.domain.errors import DomainError
 from app.events.broker import Broker
 from app.graphql_http import graphql_http_answer, response_media_type
-from app.http_streams import apply_stream_rules, until_token_expiry
+from app.http_streams import apply_stream_rules, until_credentials_end
 from app.loaders import Loaders
 from app.persisted_queries import PersistedQueries, PersistedQueryError, sends_new_text
 from app.repos.engine import ReadConnections, read_only
@@ -210,7 +210,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return result
         if new_text and _ran_for_a_signed_in_caller(result, context):
             await self._persisted.remember(request_data.query)
-        return until_token_expiry(result, request_data, context)
+        return until_credentials_end(result, request_data, context, self._auth.sessions)
 
     def _subscription_refusal(self, request_data: Any, context: Context) -> ExecutionResult | None:
         """A subscription asked for as one JSON answer: the policy's refusal; else, when the

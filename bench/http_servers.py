@@ -7,8 +7,11 @@ operation.
 
     .venv/bin/python -m bench.http_servers [--rounds 2] [--duration 6] [--servers "uvicorn;granian"]
 
-A server is `uvicorn` or `granian`, optionally named and with settings:
-`--servers "lean=uvicorn;generic=uvicorn:WHISTLE_LEAN_LANE=0"` compares the two lanes.
+A server is `uvicorn` or `granian`, optionally named, from another checkout and with
+settings: `--servers "lean=uvicorn;generic=uvicorn:WHISTLE_LEAN_LANE=0"` compares the two
+lanes; `--servers "before=uvicorn@/tmp/old;after=uvicorn"` a checkout of older code (with
+its own `.venv`, e.g. `git worktree add /tmp/old <commit> && make -C /tmp/old install`)
+against this one.
 
 Needs what `make bench` needs (PostgreSQL, the peers' `peers` database, wrk).
 """
@@ -43,22 +46,24 @@ def server(name: str, spec: str, url: str, log_dir: Path) -> Iterator[tuple[subp
     from app.observability import logging_config
 
     kind, _, settings = spec.partition(":")
+    kind, _, checkout = kind.partition("@")
+    root = Path(checkout) if checkout else REPO
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISTLE_")}
     env.update(BENCH_SETTINGS, WHISTLE_DATABASE_URL=url, WHISTLE_PORT=str(port))
     env.update(item.split("=", 1) for item in settings.split(",") if item)
     if kind == "uvicorn":
-        command = [str(REPO / ".venv/bin/whistle"), "serve", "--port", str(port)]
+        command = [str(root / ".venv/bin/whistle"), "serve", "--port", str(port)]
     else:
         log_config = log_dir / "logging.json"
         log_config.write_text(json.dumps(logging_config(Settings(log_format="json"))))
         command = [
-            str(REPO / ".venv/bin/granian"), "--interface", "asgi", "--factory", "app.server:app_from_environment",
+            str(root / ".venv/bin/granian"), "--interface", "asgi", "--factory", "app.server:app_from_environment",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--loop", "uvloop",
             "--no-access-log", "--log-config", str(log_config),
         ]  # fmt: skip
     with (log_dir / f"{name}.log").open("wb") as log:
-        process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        process = subprocess.Popen(["taskset", "-c", SERVER_CPU, *command], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
         try:
             _wait_ready(f"http://127.0.0.1:{port}/healthz", process)
             yield process, port
@@ -107,7 +112,7 @@ def main() -> None:
 def _named(item: str) -> tuple[str, str]:
     """`lean=uvicorn:X=1` -> ("lean", "uvicorn:X=1"); `granian` -> ("granian", "granian")."""
     name, equals, spec = item.partition("=")
-    return (name, spec) if equals and ":" not in name else (item.split(":", 1)[0], item)
+    return (name, spec) if equals and ":" not in name else (item.split(":", 1)[0].split("@", 1)[0], item)
 
 
 if __name__ == "__main__":

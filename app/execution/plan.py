@@ -19,7 +19,7 @@ runs through graphql-core instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -76,6 +76,10 @@ class Object:
     non_null: bool
     selection: Selection
     build: Build | None = None  # generated code for a flat selection (app.execution.flat)
+    # What `build` made, by id(value): (value, its dict), kept across runs (app.execution.run
+    # `_settle_flat_batch`): the cached venues, teams and referees are the same objects
+    # from one request to the next (app.loaders.cached), so their dicts are made once.
+    built: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)

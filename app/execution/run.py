@@ -47,6 +47,12 @@ from app.execution.plan import Abstract, Direct, Field, Leaf, ListOf, Object, Se
 uncancelled_waits: ContextVar[bool] = ContextVar("uncancelled_waits", default=False)
 
 
+# How many flat dicts a plan's object type keeps (`_settle_flat_batch`): more than a
+# league's venues, teams and referees; a plan whose values are new on every request
+# starts over when it is full.
+_BUILT_KEPT = 4096
+
+
 class _Pos:
     """A position in the response: `container[key]`, whose type is non-null or not.
     `prev` is the enclosing position (None: the root), as in graphql-core's Path."""
@@ -338,10 +344,10 @@ class Run:
                 out[key] = self._leaf(completion, value)
             elif isinstance(completion, ListOf):
                 self._list(field, completion, value, out, pos)
-            elif type(completion) is Object and (built := _generated(completion.build, value)) is not None:
+            elif type(completion) is Object and completion.build and (built := _generated(completion.build, value)):
                 out[key] = built
             else:
-                selection = self._selection(field, completion, value)
+                selection = completion.selection if type(completion) is Object else self._selection(field, completion, value)
                 child: dict[str, Any] = {}
                 out[key] = child
                 self._object(selection, value, child, _Pos(pos, key, field.parent_type.name, out, completion.non_null))
@@ -391,10 +397,10 @@ class Run:
                     raise TypeError(field.non_null_message)
             elif isinstance(item, Leaf):
                 result[index] = self._leaf(item, element)
-            elif type(item) is Object and (built := _generated(item.build, element)) is not None:
+            elif type(item) is Object and item.build and (built := _generated(item.build, element)):
                 result[index] = built
             else:
-                selection = self._selection(field, item, element)
+                selection = item.selection if type(item) is Object else self._selection(field, item, element)
                 child: dict[str, Any] = {}
                 result[index] = child
                 self._object(selection, element, child, _Pos(here, index, None, result, item.non_null))
@@ -545,6 +551,10 @@ class Run:
         field = batch.field
         if error is None and (not isinstance(values, list) or len(values) != len(batch.sources)):
             error = TypeError(f"the batch form of {field.parent_type.name}.{field.name} gave no value per object")
+        completion = field.completion
+        if error is None and type(completion) is Object and completion.build is not None:
+            self._settle_flat_batch(batch, values, completion)
+            return
         for index, (out, pos) in enumerate(zip(batch.outs, batch.positions)):
             if self.nulled and self.errors.has_nulled_position(pos):
                 continue
@@ -552,3 +562,26 @@ class Run:
                 self._complete(field, values[index], out, pos)
             else:
                 self._field_error(error, field, out, pos)
+
+    def _settle_flat_batch(self, batch: _Batch, values: list[Any], completion: Object) -> None:
+        """`_settle_batch` of a field whose objects are flat (generated code builds them):
+        an object's dict is made once and kept with the plan (`Object.built`), and every
+        place it goes gets that dict (the same venue for all its fixtures, and for the next
+        request's). A flat dict is never changed afterwards: no position lies inside it.
+        Anything else completes the general way."""
+        key, build, built = batch.field.key, completion.build, completion.built
+        for out, pos, value in zip(batch.outs, batch.positions, values):
+            if self.nulled and self.errors.has_nulled_position(pos):
+                continue
+            known = built.get(id(value))
+            if known is not None and known[0] is value:
+                out[key] = known[1]
+                continue
+            made = None if value is None or isinstance(value, Exception) else _generated(build, value)
+            if made is None:
+                self._complete(batch.field, value, out, pos)
+                continue
+            if len(built) >= _BUILT_KEPT:
+                built.clear()
+            built[id(value)] = (value, made)  # the value is kept with it: its id is not reused meanwhile
+            out[key] = made

@@ -65,6 +65,12 @@ class BatchLoader(DataLoader[K, V | None], Generic[K, V]):
                 found[key] = error
         return found
 
+    def peek(self, keys: Iterable[K | None], convert: Callable[[V], Any]) -> dict[K, Any] | None:
+        """`convert` of the value of every key (None: no key, skipped) when all of them are at
+        hand without a read, else None (then `load_all`). A plain loader has nothing at hand
+        before it reads; a cached one may (app.loaders.cached)."""
+        return None
+
     def _relay(self, shared: asyncio.Future[V | None]) -> None:
         """The shared future's outcome to its callers' futures, except those cancelled."""
         callers = self._callers.pop(shared)

@@ -50,7 +50,11 @@ def relation(
 
     async def resolve_many(context: Any, sources: list[Any]) -> list[Any]:
         ids = [read_key(source) for source in sources]
-        found = await getattr(context.loaders, loader).load_all(ids)
+        by_id = getattr(context.loaders, loader)
+        at_hand = by_id.peek(ids, convert)
+        if at_hand is not None:
+            return [_missing(required) if id_ is None else at_hand[id_] for id_ in ids]
+        found = await by_id.load_all(ids)
         made: dict[Any, Any] = {}
         values: list[Any] = []
         for id_ in ids:
@@ -65,6 +69,10 @@ def relation(
     resolve.__annotations__ = {"info": Info, "return": target if required else target | None}
     resolve.__qualname__ = resolve.__name__ = f"{target.__name__}_by_{key}"
     return strawberry.field(resolver=resolve, description=description, metadata={BATCH: resolve_many})
+
+
+def _missing(required: bool) -> Any:
+    return LookupError(MISSING) if required else None
 
 
 def _made(convert: Callable[[Any], Any], found: Any) -> Any:

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 from tests.browser.conftest import OpenPage, expect
-from tests.e2e.processes import ServerProcess, whistle_env
-from tests.integration.bus_fixtures import free_port
-from tests.oidc.conftest import oidc_provider  # noqa: F401 - the provider process fixture
+from tests.e2e.processes import ServerProcess
+from tests.oidc.conftest import oidc_provider, start_oidc_server  # noqa: F401 - the provider process fixture
 from tests.oidc.provider_process import ProviderProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -22,16 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 @pytest.fixture
 def server(oidc_provider: ProviderProcess, tmp_path: Path) -> Iterator[ServerProcess]:  # noqa: F811
-    port = free_port()
-    client_id, secret = oidc_provider.register(f"http://127.0.0.1:{port}/auth/callback")
-    env = whistle_env(
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/whistle.db",
-        auth="oidc",
-        oidc_issuer=oidc_provider.issuer,
-        oidc_client_id=client_id,
-        oidc_client_secret=secret,
-    )
-    process = ServerProcess("oidc-browser", port, env, tmp_path).start()
+    process = start_oidc_server(oidc_provider, tmp_path, "oidc-browser")
     yield process
     process.stop()
 

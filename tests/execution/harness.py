@@ -31,9 +31,11 @@ def referee_identity(referee_id: str) -> Identity:
     return Identity(role=Role.REFEREE, referee_id=UUID(referee_id), subject="referee")
 
 
-def new_context(engine: AsyncEngine, identity: Identity | None) -> Context:
+def new_context(engine: AsyncEngine, identity: Identity | None, cache: MemoryCache | None = None) -> Context:
+    """A request's context; its directory cache is `cache` (shared by the caller) or its own."""
+
     def loaders() -> Loaders:
-        return Loaders(read_only(engine), MemoryCache())
+        return Loaders(read_only(engine), MemoryCache() if cache is None else cache)
 
     return Context(
         deps=ServiceDeps(engine, CALENDAR),
@@ -51,9 +53,10 @@ async def run(
     variables: dict[str, Any] | None = None,
     identity: Identity | None = ADMIN,
     operation_name: str | None = None,
+    cache: MemoryCache | None = None,
 ) -> str:
     """The response as the HTTP layer would shape it (data, then errors), as JSON text."""
-    context = new_context(engine, identity)
+    context = new_context(engine, identity, cache)
     try:
         result = await schema.execute(
             query, variable_values=variables, context_value=context, operation_name=operation_name

@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
+
+from tests.dates import saturday_ahead
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
@@ -202,7 +205,11 @@ DECLARE = """mutation($f: ID!, $r: ID!) { declareAvailability(fixtureId: $f, ref
 STAGE = """mutation($f: ID!, $r: ID!, $role: RefereeRole!) {
   stageAssignment(input: {fixtureId: $f, refereeId: $r, role: $role}) { role status fixture { id date } referee { name } } }"""
 VALIDATE = "{ validateAssignments { valid problems { code message fixture { id date } referee { name } } } }"
-D1, D2 = "2027-03-06T18:00:00+01:00", "2027-03-13T17:30:00.250Z"
+# The scenario's fixtures (staged on, so ahead of any run): F1 on a Saturday evening (D1),
+# F2 on the Sunday, then moved to the next Saturday (D2); "team busy" is D1's noon.
+SATURDAY = saturday_ahead()
+SUNDAY, NEXT_SATURDAY = SATURDAY + timedelta(days=1), SATURDAY + timedelta(weeks=1)
+D1, D2 = f"{SATURDAY}T18:00:00+01:00", f"{NEXT_SATURDAY}T17:30:00.250Z"
 
 
 def scenario() -> list[Operation]:
@@ -233,8 +240,8 @@ def scenario() -> list[Operation]:
         Operation("createVenue bad email", CREATE_VENUE, lambda _: {"i": {"name": "X", "street": "Y", "zip": "1", "city": "Z",
                                                                          "email": "not-an-email"}}),
         Operation("createFixture F1", CREATE_FIXTURE, fixture(D1, "V1"), {"F1": _id("createFixture", "id")}),
-        Operation("createFixture F2", CREATE_FIXTURE, fixture("2027-03-07T15:00:00+01:00", "V2"), {"F2": _id("createFixture", "id")}),
-        Operation("createFixture team busy", CREATE_FIXTURE, fixture("2027-03-06T12:00:00+01:00", "V2")),
+        Operation("createFixture F2", CREATE_FIXTURE, fixture(f"{SUNDAY}T15:00:00+01:00", "V2"), {"F2": _id("createFixture", "id")}),
+        Operation("createFixture team busy", CREATE_FIXTURE, fixture(f"{SATURDAY}T12:00:00+01:00", "V2")),
         Operation("createFixture same team", CREATE_FIXTURE, lambda ids: {"d": D1, "v": ids["V2"], "h": ids["H"], "a": ids["H"]}),
         Operation("changeFixtureDate", "mutation($f: ID!) { changeFixtureDate(fixtureId: $f, date: \"%s\") { id date status } }" % D2,
                   _v(f="F2")),

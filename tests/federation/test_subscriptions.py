@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from app.config import Settings
 from app.security.authn import mint_local_token
 from app.security.identity import Role
+from tests.dates import saturday_ahead
 from tests.e2e.processes import TRANSPORT_WS, WsClient
 from tests.federation.corpus import Side
 from tests.federation.stack import Stack
@@ -52,7 +53,7 @@ async def staged_first_referee(gateway: Side, name: str) -> dict[str, str]:
                          {"i": {"name": f"{name} Hall", "street": "S 1", "zip": "1000", "city": "Lausanne"}})
     fixture = await create(
         "mutation($i: CreateFixtureInput!) { createFixture(input: $i) { id } }",
-        {"i": {"date": "2027-05-01T18:00:00+02:00", "venueId": venue, "teamHomeId": home, "teamAwayId": away}},
+        {"i": {"date": f"{saturday_ahead()}T18:00:00+02:00", "venueId": venue, "teamHomeId": home, "teamAwayId": away}},
     )
     ids = {"f": fixture, "r": referee}
     assert "errors" not in await gateway("mutation($f: ID!, $r: ID!) { declareAvailability(fixtureId: $f, refereeId: $r) { referee { id } } }", ids)

@@ -321,3 +321,39 @@ async def test_redis_cache_on_an_unreachable_server_is_a_miss(caplog: pytest.Log
     finally:
         await cache.close()
     assert len(_cache_records(caplog, logging.WARNING)) == 1
+
+
+async def test_memory_cache_derives_a_value_once_per_entry_and_drops_it_with_the_entry() -> None:
+    clock = FakeClock()
+    cache = MemoryCache(clock=clock)
+    made: list[str] = []
+
+    def derive(key: str, value: dict[str, str]) -> tuple[str, str]:
+        made.append(key)
+        return (key, value["name"])
+
+    await cache.set_many({"a": {"name": "Ana"}, "b": {"name": "Ben"}}, 5)
+    first = cache.peek_derived(["a", "b"], derive)
+    assert first == {"a": ("a", "Ana"), "b": ("b", "Ben")}
+    again = cache.peek_derived(["a"], derive)
+    assert again is not None and again["a"] is first["a"]  # kept with the entry, shared
+    assert made == ["a", "b"]
+
+    await cache.set_many({"a": {"name": "Anna"}}, 5)  # a new value: derived anew
+    assert cache.peek_derived(["a"], derive) == {"a": ("a", "Anna")}
+    await cache.delete(["b"])
+    assert cache.peek_derived(["a", "b"], derive) is None  # one miss: the caller reads as usual
+    clock.now += 5
+    assert cache.peek_derived(["a"], derive) is None  # expired
+    assert made == ["a", "b", "a"]
+
+
+async def test_memory_cache_derived_value_that_fails_is_a_miss() -> None:
+    cache = MemoryCache()
+    await cache.set_many({"a": {"name": "Ana"}}, TTL)
+
+    def broken(key: str, value: object) -> object:
+        raise ValueError("no")
+
+    assert cache.peek_derived(["a"], broken) is None
+    assert await cache.get_many(["a"]) == {"a": {"name": "Ana"}}  # the entry itself is untouched

@@ -21,6 +21,7 @@ from app.events.relay import OutboxRelay
 from app.loaders import Loaders
 from app.loaders.cached import cache_key, invalidator
 from app.repos.engine import read_only
+from app.schema.types import Referee
 from app.services import directory
 from tests.integration.bus_fixtures import RedisServer, free_port, require_redis, services_missing
 from tests.integration.conftest import World
@@ -162,3 +163,34 @@ async def test_with_redis_dead_reads_fall_back_to_the_database_without_error(
         await bus.close()
         await cache.close()
         server.stop()
+
+
+async def test_a_page_finds_cached_referees_at_hand_as_fresh_as_the_cache(
+    world: World, engine: AsyncEngine, cache: Cache
+) -> None:
+    """`peek` (what a compiled page's relations try first): the GraphQL objects of cached
+    entries, made once and shared while the entry lives; gone with the entry."""
+    referee = await world.referee(club="VC Nord")
+    missing = uuid.uuid4()
+    assert fresh_loaders(engine, cache).referee.peek([referee.id], Referee.from_domain) is None  # not cached yet
+    await fresh_loaders(engine, cache).referee.load(referee.id)  # read through into the cache
+
+    first = fresh_loaders(engine, cache).referee.peek([referee.id, None, referee.id], Referee.from_domain)
+    if isinstance(cache, RedisCache):
+        assert first is None  # Redis answers only by waiting: the loader reads as usual
+        return
+    assert first is not None and first[referee.id].club == "VC Nord"
+    again = fresh_loaders(engine, cache).referee.peek([referee.id], Referee.from_domain)
+    assert again is not None and again[referee.id] is first[referee.id]
+    assert fresh_loaders(engine, cache).referee.peek([referee.id, missing], Referee.from_domain) is None
+
+    primed = fresh_loaders(engine, cache)
+    primed.prime_referees([await primed.referee.load(referee.id)])  # type: ignore[list-item]
+    assert primed.referee.peek([referee.id], Referee.from_domain) is None  # this request's own value wins
+
+    await directory.change_referee_club(world.deps, referee.id, "VC Süd")
+    await cache.delete([cache_key("referee", referee.id)])  # what the invalidator does on the event
+    assert fresh_loaders(engine, cache).referee.peek([referee.id], Referee.from_domain) is None
+    await fresh_loaders(engine, cache).referee.load(referee.id)
+    current = fresh_loaders(engine, cache).referee.peek([referee.id], Referee.from_domain)
+    assert current is not None and current[referee.id].club == "VC Süd"
