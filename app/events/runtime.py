@@ -64,8 +64,16 @@ class EventRuntime:
         """End subscriptions cleanly, then stop the background tasks and the bus."""
         self.broker.close()
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait(task)
         await self.bus.close()
+
+
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel `task` until it has ended. One cancel() is not always enough: on Python 3.11
+    asyncio.wait_for (redis-py wraps each send in one) swallows a cancellation that arrives
+    just as what it waits for completes (CPython gh-86296), and the loop goes on forever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
