@@ -68,10 +68,15 @@ class EventRuntime:
         await self.bus.close()
 
 
-async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+async def cancel_and_wait(task: asyncio.Task[None], grace: float = 2.0) -> None:
     """Cancel `task` until it has ended. One cancel() is not always enough: on Python 3.11
     asyncio.wait_for (redis-py wraps each send in one) swallows a cancellation that arrives
-    just as what it waits for completes (CPython gh-86296), and the loop goes on forever."""
+    just as what it waits for completes (CPython gh-86296), and the loop goes on forever.
+    Cancel again only after `grace`, though: a cancellation that lands in a database call
+    makes SQLAlchemy close that connection gracefully, and cancelling that close too
+    strands aiosqlite's close waiting on a worker thread that has already stopped."""
+    task.cancel()
+    await asyncio.wait([task], timeout=grace)
     while not task.done():
         task.cancel()
         await asyncio.wait([task], timeout=0.1)
