@@ -72,3 +72,98 @@ def oidc_server(oidc_provider: ProviderProcess, private_redis: RedisServer, tmp_
     yield process
     output = process.stop()
     assert " ERROR " not in output and "Traceback" not in output, output
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@dataclass
+class App:
+    app: Starlette
+    http: httpx.AsyncClient
+
+    @property
+    def sessions(self) -> Sessions:
+        sessions = self.app.state.sessions
+        assert sessions is not None
+        return sessions
+
+    async def sign_in(self, user: str = "referee", return_to: str = "/") -> httpx.Response:
+        """The whole sign-in over HTTP; the response of /auth/callback."""
+        login = await self.http.get("/auth/login", params={"return_to": return_to})
+        assert login.status_code == 302, login.text
+        callback = await provider_login(login.headers["location"], user)
+        assert callback.startswith(f"{BASE_URL}/auth/callback?"), callback
+        return await self.http.get(callback)
+
+    async def status(self) -> dict[str, Any]:
+        response = await self.http.get("/auth/status")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+OpenApp = Callable[..., AbstractAsyncContextManager[App]]
+
+
+@pytest.fixture
+def oidc_settings(oidc_provider: ProviderProcess, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings of a Whistle app signing in at the test provider with a client of its own."""
+    client_id, secret = oidc_provider.register(f"{BASE_URL}/auth/callback")
+
+    def settings(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite+aiosqlite:///{tmp_path}/whistle.db",
+            "seed_demo": True,
+            "auth": "oidc",
+            "oidc_issuer": oidc_provider.issuer,
+            "oidc_client_id": client_id,
+            "oidc_client_secret": secret,
+            "rate_limit_points": 0,
+        }
+        return Settings(**{**values, **overrides})
+
+    return settings
+
+
+@asynccontextmanager
+async def running(settings: Settings, session_redis_url: str | None = None) -> AsyncIterator[App]:
+    application = create_app(settings)
+    if session_redis_url is not None:
+        application.state.sessions.store = RedisSessionStore(session_redis_url)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            yield App(application, http)
+
+
+@pytest.fixture
+def open_app(oidc_settings: Callable[..., Settings], store_kind: str, request: pytest.FixtureRequest) -> OpenApp:
+    """`async with open_app(**settings) as app:` a Whistle instance (instances share the database and Redis)."""
+    redis_url = request.getfixturevalue("private_redis").url if store_kind == "redis" else None
+
+    def open_(**overrides: Any) -> AbstractAsyncContextManager[App]:
+        return running(oidc_settings(**overrides), redis_url)
+
+    return open_
+
+
+@pytest.fixture
+async def whistle(open_app: OpenApp) -> AsyncIterator[App]:
+    async with open_app() as app:
+        yield app
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """An ERROR logged by the server is a bug."""
+    caplog.set_level(logging.INFO)
+    yield
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith(("whistle", "uvicorn"))]
+    assert not errors, [r.getMessage() for r in errors]
